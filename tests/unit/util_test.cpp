@@ -1,0 +1,63 @@
+#include <doctest/doctest.h>
+
+#include "narwhal/util/hash.hpp"
+#include "narwhal/util/text.hpp"
+#include "narwhal/util/time.hpp"
+
+using namespace narwhal::util;
+
+TEST_CASE("JSON strings are escaped, control characters included") {
+  std::string out;
+  append_json_string(out, "a\"b\\c\n\x01");
+  CHECK(out == R"("a\"b\\c\n\u0001")");
+}
+
+TEST_CASE("percent-decoding rejects malformed escapes") {
+  CHECK(percent_decode("a%20b+c", true).value() == "a b c");
+  CHECK(percent_decode("a+b", false).value() == "a+b");
+  CHECK_FALSE(percent_decode("%2", true).has_value());
+  CHECK_FALSE(percent_decode("%zz", true).has_value());
+  CHECK_FALSE(percent_decode("abc%", true).has_value());
+  CHECK(percent_encode("a b/é") == "a%20b%2F%C3%A9");
+}
+
+TEST_CASE("parse_uint takes whole decimal numbers only") {
+  CHECK(parse_uint("42").value() == 42);
+  CHECK_FALSE(parse_uint("").has_value());
+  CHECK_FALSE(parse_uint("-1").has_value());
+  CHECK_FALSE(parse_uint("1x").has_value());
+  CHECK_FALSE(parse_uint("99999999999999999999999").has_value());
+}
+
+TEST_CASE("icontains is a case-insensitive substring test") {
+  CHECK(icontains("shop_Web", "WEB"));
+  CHECK(icontains("anything", ""));
+  CHECK_FALSE(icontains("web", "webs"));
+}
+
+TEST_CASE("RFC 3339 timestamps of the engine parse to microseconds") {
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z").value() == 0);
+  CHECK(parse_rfc3339("2026-11-22T10:02:30.257791417Z").value() == 1795341750257791);
+  CHECK(parse_rfc3339("2026-11-22T11:02:30.5+01:00").value() == 1795341750500000);
+  CHECK_FALSE(parse_rfc3339("2026-11-22").has_value());
+  CHECK_FALSE(parse_rfc3339("2026-13-22T10:02:30Z").has_value());
+  CHECK_FALSE(parse_rfc3339("garbage garbage garbage").has_value());
+  CHECK(format_rfc3339(1795341750257791) == "2026-11-22T10:02:30.257Z");
+}
+
+TEST_CASE("HTTP dates round-trip") {
+  const std::int64_t t = 1795341750000000;
+  const auto s = format_http_date(t);
+  CHECK(s == "Sun, 22 Nov 2026 10:02:30 GMT");
+  CHECK(parse_http_date(s).value() == t);
+  CHECK_FALSE(parse_http_date("Sunday, 22-Nov-26 10:02:30 GMT").has_value());
+}
+
+TEST_CASE("ETags depend on the body bytes only") {
+  const auto a = strong_etag("{\"a\":1}");
+  CHECK(a == strong_etag("{\"a\":1}"));
+  CHECK(a != strong_etag("{\"a\":2}"));
+  CHECK(a.size() == 34);
+  CHECK(a.front() == '"');
+  CHECK(a.back() == '"');
+}
