@@ -1,0 +1,48 @@
+// The change history: a bounded ring of what changed, in narwhal's receive order. Event IDs
+// increase strictly and never repeat across restarts (seeded from the wall clock in microseconds).
+// Appended by the store's single writer; read by any thread under a short lock.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "narwhal/state/object.hpp"
+
+namespace narwhal::state {
+
+enum class Action : std::uint8_t { create, update, remove };
+[[nodiscard]] std::string_view action_name(Action a) noexcept;
+
+struct HistoryEntry {
+  std::uint64_t id = 0;
+  std::int64_t time = 0;  // microseconds
+  Kind kind = Kind::node;
+  Action action = Action::update;
+  std::string object_id;
+  std::string name;
+  std::string summary;
+};
+
+class History {
+ public:
+  explicit History(std::size_t capacity);
+
+  // Assigns IDs to `entries` and appends them, evicting the oldest past capacity.
+  void append(std::vector<HistoryEntry>& entries);
+  // Newest first, at most `limit`, optionally only IDs below `before`.
+  [[nodiscard]] std::vector<HistoryEntry> latest(std::size_t limit,
+                                                 std::uint64_t before = UINT64_MAX) const;
+  [[nodiscard]] std::size_t size() const;
+  [[nodiscard]] std::uint64_t last_id() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::size_t capacity_;
+  std::deque<HistoryEntry> ring_;
+  std::uint64_t last_id_;
+};
+
+}  // namespace narwhal::state

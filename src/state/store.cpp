@@ -1,0 +1,257 @@
+#include "narwhal/state/store.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "narwhal/util/time.hpp"
+#include "summary.hpp"
+
+namespace narwhal::state {
+
+bool Change::empty() const noexcept {
+  return std::all_of(full.begin(), full.end(), [](const auto& f) { return !f.has_value(); }) &&
+         upserts.empty() && removals.empty() && scoped_tasks.empty() && !info && !swarm;
+}
+
+namespace {
+
+// ID → new object, or nullptr for "gone".
+using Ops = std::map<std::string, ObjectPtr, std::less<>>;
+
+bool same(const Object& a, const Object& b) {
+  // Swarm objects carry a version that moves on every change; local ones must be compared.
+  if (a.version != 0 && b.version != 0) return a.version == b.version;
+  return a.raw == b.raw;
+}
+
+// Merges `ops` into `old`, recording entries; returns null when nothing changed.
+TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entries,
+               std::int64_t now) {
+  auto next = std::make_shared<Table>();
+  next->items.reserve(old.items.size() + ops.size());
+  bool changed = false;
+  auto record = [&](const Object* before, const Object* after, Action action) {
+    const Object& o = after != nullptr ? *after : *before;
+    entries.push_back(HistoryEntry{0, now, o.kind, action, o.id, o.name, summarise(before, after)});
+    changed = true;
+  };
+  auto oi = old.items.begin();
+  auto pi = ops.begin();
+  while (oi != old.items.end() || pi != ops.end()) {
+    if (pi == ops.end() || (oi != old.items.end() && (*oi)->id < pi->first)) {
+      next->items.push_back(*oi++);
+    } else if (oi == old.items.end() || pi->first < (*oi)->id) {
+      if (pi->second) {
+        record(nullptr, pi->second.get(), Action::create);
+        next->items.push_back(pi->second);
+      }
+      ++pi;
+    } else {  // same ID
+      if (!pi->second) {
+        record(oi->get(), nullptr, Action::remove);
+      } else if (same(**oi, *pi->second)) {
+        next->items.push_back(*oi);
+      } else {
+        record(oi->get(), pi->second.get(), Action::update);
+        next->items.push_back(pi->second);
+      }
+      ++oi;
+      ++pi;
+    }
+  }
+  if (!changed) return nullptr;
+  return next;
+}
+
+std::shared_ptr<const std::unordered_map<std::string, ServiceTally>> tally(const Snapshot& s) {
+  auto out = std::make_shared<std::unordered_map<std::string, ServiceTally>>();
+  const Table& services = s.table(Kind::service);
+  out->reserve(services.items.size());
+  for (const auto& svc : services.items) {
+    ServiceTally& t = (*out)[svc->id];
+    if (svc->mode == "replicated" || svc->mode == "replicated-job") t.desired = svc->replicas;
+  }
+  for (const auto& task : s.table(Kind::task).items) {
+    const auto it = out->find(task->service_id);
+    if (it == out->end()) continue;
+    if (task->state == "running") ++it->second.running;
+    const Object* svc = services.find(task->service_id);
+    if (svc != nullptr && (svc->mode == "global" || svc->mode == "global-job") &&
+        task->desired_state == "running") {
+      ++it->second.desired;
+    }
+  }
+  return out;
+}
+
+std::shared_ptr<const StackList> derive_stacks(const Snapshot& s) {
+  std::map<std::string, Stack, std::less<>> by_name;
+  for (const auto& svc : s.table(Kind::service).items) {
+    if (svc->stack.empty()) continue;
+    Stack& st = by_name[svc->stack];
+    st.name = svc->stack;
+  }
+  for (const Kind k : {Kind::service, Kind::config, Kind::secret, Kind::network, Kind::volume}) {
+    for (const auto& o : s.table(k).items) {
+      if (o->stack.empty()) continue;
+      const auto it = by_name.find(o->stack);
+      if (it == by_name.end()) continue;  // no service carries it: not a stack
+      it->second.members.at(static_cast<std::size_t>(k)).push_back(o);
+      it->second.updated = std::max(it->second.updated, o->updated);
+    }
+  }
+  auto out = std::make_shared<StackList>();
+  out->reserve(by_name.size());
+  for (auto& [name, st] : by_name) out->push_back(std::move(st));
+  return out;
+}
+
+std::string stack_summary(const Stack* before, const Stack* after) {
+  if (after == nullptr) return "stack removed";
+  auto count = [](const Stack& st) {
+    return std::to_string(st.of(Kind::service).size()) + " services";
+  };
+  if (before == nullptr) return "stack created: " + count(*after);
+  if (before->of(Kind::service).size() != after->of(Kind::service).size()) {
+    return "services " + std::to_string(before->of(Kind::service).size()) + " → " +
+           std::to_string(after->of(Kind::service).size());
+  }
+  return "members changed";
+}
+
+void diff_stacks(const StackList& before, const StackList& after,
+                 std::vector<HistoryEntry>& entries, std::int64_t now) {
+  auto b = before.begin();
+  auto a = after.begin();
+  auto record = [&](const Stack* old, const Stack* cur, Action action) {
+    const std::string& name = cur != nullptr ? cur->name : old->name;
+    entries.push_back(HistoryEntry{0, now, Kind::stack, action, name, name, stack_summary(old, cur)});
+  };
+  while (b != before.end() || a != after.end()) {
+    if (a == after.end() || (b != before.end() && b->name < a->name)) {
+      record(&*b++, nullptr, Action::remove);
+    } else if (b == before.end() || a->name < b->name) {
+      record(nullptr, &*a++, Action::create);
+    } else {
+      if (!b->same_members(*a)) record(&*b, &*a, Action::update);
+      ++a;
+      ++b;
+    }
+  }
+}
+
+}  // namespace
+
+Applied apply(const SnapshotPtr& before, const Change& change, std::int64_t now) {
+  Applied out{before, {}};
+  if (change.empty()) return out;
+  std::array<Ops, kEngineKinds> ops;
+  auto ops_of = [&](Kind k) -> Ops& { return ops.at(static_cast<std::size_t>(k)); };
+
+  for (std::size_t k = 0; k < kEngineKinds; ++k) {
+    const auto& listing = change.full.at(k);
+    if (!listing) continue;
+    Ops& o = ops.at(k);
+    for (const auto& obj : *listing) o[obj->id] = obj;
+    for (const auto& old : before->tables.at(k)->items) {
+      if (!o.contains(old->id)) o[old->id] = nullptr;
+    }
+  }
+  for (const auto& scoped : change.scoped_tasks) {
+    Ops& o = ops_of(Kind::task);
+    std::set<std::string_view> listed;
+    for (const auto& t : scoped.tasks) {
+      o[t->id] = t;
+      listed.insert(t->id);
+    }
+    for (const auto& old : before->table(Kind::task).items) {
+      const std::string& owner =
+          scoped.by == Change::Scoped::By::service ? old->service_id : old->node_id;
+      if (owner == scoped.id && !listed.contains(old->id)) o[old->id] = nullptr;
+    }
+  }
+  for (const auto& obj : change.upserts) ops_of(obj->kind)[obj->id] = obj;
+  for (const auto& [kind, id] : change.removals) {
+    ops_of(kind)[id] = nullptr;
+    // A service's tasks go with it.
+    if (kind == Kind::service) {
+      for (const auto& t : before->table(Kind::task).items) {
+        if (t->service_id == id) ops_of(Kind::task)[t->id] = nullptr;
+      }
+    }
+  }
+
+  auto next = std::make_shared<Snapshot>(*before);
+  bool changed = false;
+  for (std::size_t k = 0; k < kEngineKinds; ++k) {
+    if (ops.at(k).empty()) continue;
+    if (auto table = merge(*before->tables.at(k), ops.at(k), out.entries, now)) {
+      next->tables.at(k) = std::move(table);
+      next->generations.at(k) = next->generations.at(k) + 1;
+      changed = true;
+    }
+  }
+  auto kind_changed = [&](Kind k) {
+    return next->generation_of(k) != before->generation_of(k);
+  };
+  if (kind_changed(Kind::service) || kind_changed(Kind::task)) next->tallies = tally(*next);
+  if (kind_changed(Kind::service) || kind_changed(Kind::config) || kind_changed(Kind::secret) ||
+      kind_changed(Kind::network) || kind_changed(Kind::volume)) {
+    auto stacks = derive_stacks(*next);
+    diff_stacks(*before->stacks, *stacks, out.entries, now);
+    next->stacks = std::move(stacks);
+    // Member objects changing also changes what a stack shows.
+    next->generations.at(static_cast<std::size_t>(Kind::stack)) += 1;
+  }
+  if (change.info) {
+    std::string info = minify_object(*change.info);
+    if (!info.empty() && info != *before->info) {
+      next->info = std::make_shared<const std::string>(std::move(info));
+      next->meta_generation += 1;
+      changed = true;
+    }
+  }
+  if (change.swarm) {
+    std::string swarm = scrub_swarm(*change.swarm);
+    if (!swarm.empty() && swarm != *before->swarm) {
+      next->swarm = std::make_shared<const std::string>(std::move(swarm));
+      next->meta_generation += 1;
+      changed = true;
+    }
+  }
+  if (!changed) return out;
+  next->generation = before->generation + 1;
+  out.snapshot = std::move(next);
+  return out;
+}
+
+Store::Store(std::size_t history_size)
+    : current_(std::make_shared<const Snapshot>()), history_(history_size) {}
+
+std::vector<HistoryEntry> Store::apply(const Change& change) {
+  const SnapshotPtr before = current_.load();
+  Applied applied = state::apply(before, change, util::now_micros());
+  if (applied.snapshot != before) publish(std::move(applied.snapshot), applied.entries);
+  return std::move(applied.entries);
+}
+
+void Store::set_engine(EngineState engine) {
+  const SnapshotPtr before = current_.load();
+  auto next = std::make_shared<Snapshot>(*before);
+  next->engine = std::move(engine);
+  next->meta_generation += 1;
+  next->generation += 1;
+  std::vector<HistoryEntry> none;
+  publish(std::move(next), none);
+}
+
+void Store::set_listener(Listener listener) { listener_ = std::move(listener); }
+
+void Store::publish(SnapshotPtr next, std::vector<HistoryEntry>& entries) {
+  if (!entries.empty()) history_.append(entries);
+  current_.store(next);
+  if (listener_) listener_(next, entries);
+}
+
+}  // namespace narwhal::state

@@ -1,0 +1,280 @@
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "../support/samples.hpp"
+#include "narwhal/state/store.hpp"
+
+using namespace narwhal::state;
+
+using narwhal::test::full_sync;
+using narwhal::test::listing;
+using narwhal::test::sample;
+
+namespace {
+
+ObjectPtr edited(const ObjectPtr& o, const std::string& from, const std::string& to) {
+  std::string raw = o->raw;
+  const auto pos = raw.find(from);
+  REQUIRE(pos != std::string::npos);
+  raw.replace(pos, from.size(), to);
+  auto parsed = parse_object(o->kind, raw);
+  REQUIRE(parsed.object);
+  return parsed.object;
+}
+
+}  // namespace
+
+TEST_CASE("real engine objects parse into their typed fields") {
+  const auto services = listing(Kind::service, "services.json");
+  REQUIRE(services.size() == 4);
+  const Object* web = nullptr;
+  for (const auto& s : services) {
+    if (s->name == "web") web = s.get();
+  }
+  REQUIRE(web != nullptr);
+  CHECK(web->id == "zm877tfyji7wheye1kbd0qt4w");
+  CHECK(web->mode == "replicated");
+  CHECK(web->replicas == 2);
+  CHECK(web->version == 247);
+  CHECK(web->config_ids.size() == 1);
+  CHECK(web->secret_ids.size() == 1);
+  CHECK(web->network_ids == std::vector<std::string>{"iasjkgwzvl8zxonupsdzjbp3k"});
+  CHECK(web->raw.front() == '{');
+
+  const auto nodes = listing(Kind::node, "nodes.json");
+  REQUIRE(nodes.size() == 1);
+  CHECK(nodes[0]->role == "manager");
+  CHECK(nodes[0]->leader);
+  CHECK(nodes[0]->state == "ready");
+  CHECK_FALSE(nodes[0]->name.empty());
+  CHECK(nodes[0]->label("tier") != "");
+
+  const auto tasks = listing(Kind::task, "tasks-rejected-and-shutdown.json");
+  REQUIRE(tasks.size() == 3);
+  CHECK(tasks[0]->state == "rejected");
+  CHECK(tasks[0]->error.find("No such image") != std::string::npos);
+
+  const auto global = listing(Kind::task, "tasks-running.json");
+  int without_slot = 0;
+  for (const auto& t : global) without_slot += t->slot.has_value() ? 0 : 1;
+  CHECK(without_slot == 1);
+
+  const auto nets = listing(Kind::network, "networks.json");
+  CHECK(nets.size() == 5);
+  for (const auto& n : nets) CHECK(n->id.size() > 10);  // networks say "Id", not "ID"
+
+  const auto vols = listing(Kind::volume, "volumes.json");
+  REQUIRE(vols.size() == 1);
+  CHECK(vols[0]->id == "appvol");
+}
+
+TEST_CASE("the API 1.45 shapes parse too") {
+  for (const auto& [kind, file] : std::vector<std::pair<Kind, std::string>>{
+           {Kind::node, "v1.45-docker26/nodes.json"},
+           {Kind::service, "v1.45-docker26/services.json"},
+           {Kind::task, "v1.45-docker26/tasks-one-running-one-rejected.json"},
+           {Kind::config, "v1.45-docker26/configs.json"},
+           {Kind::secret, "v1.45-docker26/secrets.json"},
+           {Kind::network, "v1.45-docker26/networks.json"},
+           {Kind::volume, "v1.45-docker26/volumes.json"}}) {
+    const auto out = parse_list(kind, sample(file));
+    CHECK(out.error.empty());
+    CHECK(out.skipped == 0);
+    CHECK_FALSE(out.objects.empty());
+  }
+}
+
+TEST_CASE("secret data and join tokens never enter the store") {
+  auto s = parse_object(Kind::secret,
+                        R"({"ID":"s1","Version":{"Index":1},"Spec":{"Name":"x","Data":"c2VjcmV0"}})");
+  REQUIRE(s.object);
+  CHECK(s.object->raw.find("Data") == std::string::npos);
+  const auto swarm = scrub_swarm(sample("swarm-jointokens-redacted.json"));
+  CHECK_FALSE(swarm.empty());
+  CHECK(swarm.find("JoinTokens") == std::string::npos);
+  CHECK(swarm.find("SWMTKN") == std::string::npos);
+}
+
+TEST_CASE("malformed engine bodies are errors, not crashes") {
+  CHECK(parse_list(Kind::service, "{not json").error != "");
+  CHECK(parse_list(Kind::service, "{}").error != "");
+  CHECK(parse_list(Kind::volume, R"({"Volumes":null,"Warnings":null})").objects.empty());
+  const auto mixed = parse_list(Kind::config, R"([{"ID":"a","Spec":{"Name":"a"}},7,{"Spec":{}}])");
+  CHECK(mixed.objects.size() == 1);
+  CHECK(mixed.skipped == 2);
+  CHECK_FALSE(parse_object(Kind::node, "[]").object);
+}
+
+TEST_CASE("a full sync derives tallies, stacks and history") {
+  Store store(100);
+  const auto entries = store.apply(full_sync());
+  const auto snap = store.snapshot();
+  CHECK(snap->table(Kind::service).items.size() == 4);
+  CHECK(snap->table(Kind::task).items.size() == 7);
+  CHECK(snap->swarm->find("JoinTokens") == std::string::npos);
+  // web: 2 desired, 1 running task in the sample
+  const auto t = snap->tally("zm877tfyji7wheye1kbd0qt4w");
+  CHECK(t.desired == 2);
+  CHECK(t.running == 1);
+  CHECK(entries.size() == store.history().size());
+  CHECK(entries.front().action == Action::create);
+  // IDs strictly increase
+  for (std::size_t i = 1; i < entries.size(); ++i) CHECK(entries[i].id > entries[i - 1].id);
+}
+
+TEST_CASE("an unchanged listing changes nothing and publishes nothing") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  const auto before = store.snapshot();
+  const auto entries = store.apply(full_sync());
+  CHECK(entries.empty());
+  CHECK(store.snapshot() == before);
+}
+
+TEST_CASE("a full listing removes what vanished and updates what changed") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  const auto snap = store.snapshot();
+  auto services = snap->table(Kind::service).items;
+  const auto web = snap->table(Kind::service).lookup("web").found;
+  REQUIRE(web != nullptr);
+  Change c;
+  std::vector<ObjectPtr> next;
+  for (const auto& s : services) {
+    if (s->name == "t") continue;  // removed
+    if (s->name == "web") {
+      next.push_back(edited(edited(s, R"("Index":247)", R"("Index":260)"), R"("Replicas":2)",
+                            R"("Replicas":6)"));
+    } else {
+      next.push_back(s);
+    }
+  }
+  c.full.at(static_cast<std::size_t>(Kind::service)) = next;
+  const auto entries = store.apply(c);
+  const auto after = store.snapshot();
+  CHECK(after->table(Kind::service).items.size() == 3);
+  CHECK(after->table(Kind::service).lookup("t").found == nullptr);
+  // the tasks of the removed service stay until the engine says otherwise (a task listing)
+  bool saw_remove = false, saw_scale = false;
+  for (const auto& e : entries) {
+    if (e.kind == Kind::service && e.action == Action::remove && e.name == "t") saw_remove = true;
+    if (e.kind == Kind::service && e.action == Action::update && e.name == "web") {
+      CHECK(e.summary == "replicas 2 → 6");
+      saw_scale = true;
+    }
+  }
+  CHECK(saw_remove);
+  CHECK(saw_scale);
+  CHECK(after->tally(web->id).desired == 6);
+  // unchanged kinds keep their tables
+  CHECK(after->tables.at(static_cast<std::size_t>(Kind::node)) ==
+        snap->tables.at(static_cast<std::size_t>(Kind::node)));
+  CHECK(after->generation_of(Kind::node) == snap->generation_of(Kind::node));
+  CHECK(after->generation_of(Kind::service) == snap->generation_of(Kind::service) + 1);
+}
+
+TEST_CASE("a scoped task listing removes only that service's vanished tasks") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  const auto snap = store.snapshot();
+  Change c;
+  c.scoped_tasks.push_back({Change::Scoped::By::service, "zm877tfyji7wheye1kbd0qt4w", {}});
+  const auto entries = store.apply(c);
+  std::size_t removed = 0;
+  for (const auto& e : entries) removed += e.action == Action::remove ? 1 : 0;
+  std::size_t of_web = 0;
+  for (const auto& t : snap->table(Kind::task).items) {
+    of_web += t->service_id == "zm877tfyji7wheye1kbd0qt4w" ? 1 : 0;
+  }
+  CHECK(removed == of_web);
+  CHECK(store.snapshot()->table(Kind::task).items.size() == 7 - of_web);
+}
+
+TEST_CASE("removing a service removes its tasks") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  Change c;
+  c.removals.emplace_back(Kind::service, "zm877tfyji7wheye1kbd0qt4w");
+  (void)store.apply(c);
+  for (const auto& t : store.snapshot()->table(Kind::task).items) {
+    CHECK(t->service_id != "zm877tfyji7wheye1kbd0qt4w");
+  }
+}
+
+TEST_CASE("task state changes are summarised with exit codes") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  const auto task = store.snapshot()->table(Kind::task).find("83qmg7ury58tgmzdkzid6bxzp");
+  REQUIRE(task != nullptr);
+  auto copy = std::make_shared<Object>(*task);
+  copy->version += 10;
+  copy->state = "failed";
+  copy->exit_code = 137;
+  Change c;
+  c.upserts.push_back(copy);
+  const auto entries = store.apply(c);
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].summary == "state running → failed with exit code 137");
+}
+
+TEST_CASE("stacks exist while a service carries the namespace") {
+  auto svc = parse_object(Kind::service,
+                          R"({"ID":"s1","Version":{"Index":1},"Spec":{"Name":"shop_web","Labels":{"com.docker.stack.namespace":"shop"},"Mode":{"Replicated":{"Replicas":2}}}})");
+  auto cfg = parse_object(Kind::config,
+                          R"({"ID":"c1","Version":{"Index":2},"Spec":{"Name":"shop_cfg","Labels":{"com.docker.stack.namespace":"shop"}}})");
+  auto orphan = parse_object(Kind::config,
+                             R"({"ID":"c2","Version":{"Index":3},"Spec":{"Name":"x","Labels":{"com.docker.stack.namespace":"gone"}}})");
+  Store store(100);
+  Change c;
+  c.upserts = {svc.object, cfg.object, orphan.object};
+  auto entries = store.apply(c);
+  auto snap = store.snapshot();
+  REQUIRE(snap->stacks->size() == 1);
+  const Stack* shop = snap->stack("shop");
+  REQUIRE(shop != nullptr);
+  CHECK(shop->of(Kind::service).size() == 1);
+  CHECK(shop->of(Kind::config).size() == 1);
+  CHECK(snap->stack("gone") == nullptr);
+  bool created = false;
+  for (const auto& e : entries) created |= e.kind == Kind::stack && e.action == Action::create;
+  CHECK(created);
+
+  Change rm;
+  rm.removals.emplace_back(Kind::service, "s1");
+  entries = store.apply(rm);
+  CHECK(store.snapshot()->stacks->empty());
+  bool removed = false;
+  for (const auto& e : entries) removed |= e.kind == Kind::stack && e.action == Action::remove;
+  CHECK(removed);
+}
+
+TEST_CASE("lookup takes an ID, a name or a unique prefix") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  const auto& services = store.snapshot()->table(Kind::service);
+  CHECK(services.lookup("zm877tfyji7wheye1kbd0qt4w").found != nullptr);
+  CHECK(services.lookup("zm87").found != nullptr);
+  CHECK(services.lookup("web").found != nullptr);
+  CHECK(services.lookup("nope").found == nullptr);
+  CHECK(services.lookup("").found == nullptr);
+}
+
+TEST_CASE("the history ring is bounded and newest first") {
+  History h(3);
+  std::vector<HistoryEntry> e(5);
+  for (std::size_t i = 0; i < e.size(); ++i) e[i].name = std::to_string(i);
+  h.append(e);
+  CHECK(h.size() == 3);
+  const auto latest = h.latest(10);
+  REQUIRE(latest.size() == 3);
+  CHECK(latest[0].name == "4");
+  CHECK(latest[2].name == "2");
+  CHECK(h.latest(10, latest[0].id).size() == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  History later(3);
+  std::vector<HistoryEntry> one(1);
+  later.append(one);
+  CHECK(one[0].id > e.back().id);  // IDs never repeat across restarts
+}
