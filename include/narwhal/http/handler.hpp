@@ -1,0 +1,76 @@
+// The request handler: routing, negotiation, lookup, conditional requests and the cache of
+// rendered responses, as a pure function of (request, current snapshot). It never touches a
+// socket, so every HTTP behaviour is unit-tested without one; the server only moves bytes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "narwhal/state/store.hpp"
+
+namespace narwhal::http {
+
+struct Request {
+  std::string_view method;  // "GET", "HEAD", …
+  std::string_view target;  // origin-form: path and query
+  std::string_view accept;
+  std::string_view if_none_match;
+  std::string_view if_modified_since;
+  std::string_view origin;          // CORS
+  std::string_view request_method;  // Access-Control-Request-Method (preflight)
+  std::string request_id;           // already chosen: the client's or a generated one
+};
+
+struct Reply {
+  int status = 200;
+  std::string_view content_type;  // "" when there is no body (304, 204)
+  std::shared_ptr<const std::string> body;
+  bool send_body = true;          // false for HEAD and 304
+  std::string etag;
+  std::int64_t last_modified = 0;  // microseconds; 0 = none
+  std::string_view cache_control;
+  bool vary_accept = false;
+  bool discovery_links = true;  // Link: service-desc/describedby (not on /-/…)
+  std::string content_location;
+  std::vector<std::pair<std::string_view, std::string>> headers;  // any others
+};
+
+struct Settings {
+  std::string base_path;
+  std::chrono::milliseconds ready_grace{30'000};
+  std::size_t max_search_chars = 200;
+  std::vector<std::string> cors_origins;
+  std::string version = "0.1.0";
+  std::size_t cache_entries = 4096;
+};
+
+class Handler {
+ public:
+  Handler(Settings settings, const state::Store& store);
+  ~Handler();
+  Handler(const Handler&) = delete;
+  Handler& operator=(const Handler&) = delete;
+
+  [[nodiscard]] Reply handle(const Request& request) const;
+  // A problem reply for errors found before routing (bad request line, headers too large).
+  [[nodiscard]] Reply problem(int status_hint, std::string code, std::string detail,
+                              std::string_view instance, std::string_view request_id) const;
+  [[nodiscard]] bool ready() const;
+
+  struct CacheStats {
+    std::uint64_t hits = 0, misses = 0;
+    std::size_t entries = 0;
+  };
+  [[nodiscard]] CacheStats cache_stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace narwhal::http

@@ -1,0 +1,53 @@
+// The HTTP server (Boost.Beast): accepts connections on N threads, reads requests within the
+// limits of SPEC §15, asks the Handler for a Reply and writes it with the cross-cutting headers
+// of §7. One coroutine per connection on its own strand; every read and write has a deadline.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "narwhal/http/handler.hpp"
+
+namespace narwhal::http {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 9000;  // 0 = any free port (tests)
+  unsigned threads = 1;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{120'000};
+  std::chrono::milliseconds drain_timeout{3'000};
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Handler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds (throws std::runtime_error naming the address on failure) and starts the threads.
+  void start();
+  // The base path the discovery Link headers carry (SPEC §7); call before start().
+  void set_links_base(std::string_view base_path);
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  // Stops accepting, lets requests in flight finish (bounded), then stops the threads.
+  void stop();
+  // Blocks until stop() has completed (from another thread or a signal).
+  void wait();
+
+  struct Stats {
+    std::uint64_t connections_open = 0, requests = 0, header_limit_hits = 0, timeouts = 0;
+  };
+  [[nodiscard]] Stats stats() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace narwhal::http

@@ -1,0 +1,540 @@
+#include "narwhal/http/handler.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "conditional.hpp"
+#include "narwhal/http/negotiate.hpp"
+#include "narwhal/query/list_query.hpp"
+#include "narwhal/render/json.hpp"
+#include "narwhal/render/problem.hpp"
+#include "narwhal/util/hash.hpp"
+#include "narwhal/util/text.hpp"
+#include "narwhal/util/time.hpp"
+
+namespace narwhal::http {
+
+using state::Kind;
+
+namespace {
+
+constexpr std::string_view kNoCache = "no-cache";
+constexpr std::string_view kNoStore = "no-store";
+constexpr std::string_view kProblemType = "application/problem+json";
+constexpr std::string_view kExposeHeaders =
+    "ETag, Link, Content-Range, Accept-Ranges, Request-Id, Retry-After, Last-Modified";
+
+const std::vector<Representation> kJsonOffers{Representation::json, Representation::json_ld,
+                                              Representation::narwhal_v1,
+                                              Representation::cetacean_v1};
+
+// What a rendered body depends on: the generations of the kinds it shows, plus the meta
+// generation; a cached body is reused only while all of them are unchanged.
+using Deps = std::array<std::uint64_t, state::kKinds + 1>;
+
+Deps deps_of(const state::Snapshot& snap, std::initializer_list<Kind> kinds, bool meta = false) {
+  Deps d{};
+  for (const Kind k : kinds) d.at(static_cast<std::size_t>(k)) = snap.generation_of(k) + 1;
+  if (meta) d.back() = snap.meta_generation + 1;
+  return d;
+}
+
+struct CacheEntry {
+  Deps deps{};
+  std::shared_ptr<const std::string> body;
+  std::string etag;
+  std::int64_t last_modified = 0;
+};
+
+// Kinds whose code prefix is registered (NOD, SVC, …) for not-found and ambiguity problems.
+std::string_view code_domain(Kind k) {
+  switch (k) {
+    case Kind::node: return "NOD";
+    case Kind::service: return "SVC";
+    case Kind::task: return "TSK";
+    case Kind::config: return "CFG";
+    case Kind::secret: return "SEC";
+    case Kind::network: return "NET";
+    case Kind::volume: return "VOL";
+    case Kind::stack: return "STK";
+  }
+  return "API";
+}
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  util::append_json_string(out, s.substr(0, 128));
+  return out;
+}
+
+// "name.json" → ("name", json); no known extension → nullopt.
+std::optional<std::pair<std::string_view, Representation>> split_extension(std::string_view seg) {
+  const auto dot = seg.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  const auto rep = from_extension(seg.substr(dot));
+  if (!rep) return std::nullopt;
+  return std::make_pair(seg.substr(0, dot), *rep);
+}
+
+bool later_route(const std::vector<std::string>& segs) {
+  if (segs.empty()) return false;
+  const auto& s = segs[0];
+  return s == "events" || s == "history" || s == "search" || s == "api" ||
+         (s == "-" && segs.size() == 2 && segs[1] == "metrics");
+}
+
+}  // namespace
+
+struct Handler::Impl {
+  Settings settings;
+  const state::Store& store;
+  render::Site site;
+  std::int64_t started = util::now_micros();
+  mutable std::shared_mutex cache_mutex;
+  mutable std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache;
+  mutable std::atomic<std::uint64_t> hits{0}, misses{0};
+
+  Impl(Settings s, const state::Store& st)
+      : settings(std::move(s)), store(st), site{settings.base_path} {}
+
+  Reply problem(std::string code, std::string detail, std::string_view instance,
+                std::string_view request_id, std::vector<std::string> candidates = {}) const {
+    const auto& c = render::error_code(code);
+    Reply r;
+    r.status = c.status;
+    r.content_type = kProblemType;
+    r.cache_control = kNoStore;
+    r.body = std::make_shared<const std::string>(render::render_problem(
+        {std::move(code), std::move(detail), std::move(candidates)}, instance, request_id,
+        settings.base_path));
+    return r;
+  }
+
+  bool ready(const state::Snapshot& snap) const {
+    const auto& e = snap.engine;
+    if (!e.synced) return false;
+    if (e.connected) return true;
+    return util::now_micros() - e.since < settings.ready_grace.count() * 1000;
+  }
+
+  // Serves `key` from the cache while `deps` hold, rendering on a miss.
+  template <class Render>
+  std::shared_ptr<const CacheEntry> cached(const std::string& key, const Deps& deps,
+                                           Render&& render) const {
+    {
+      const std::shared_lock lock(cache_mutex);
+      const auto it = cache.find(key);
+      if (it != cache.end() && it->second->deps == deps) {
+        hits.fetch_add(1, std::memory_order_relaxed);
+        return it->second;
+      }
+    }
+    misses.fetch_add(1, std::memory_order_relaxed);
+    render::Body body = render();
+    auto entry = std::make_shared<CacheEntry>();
+    entry->deps = deps;
+    entry->etag = util::strong_etag(body.text);
+    entry->last_modified = body.last_modified;
+    entry->body = std::make_shared<const std::string>(std::move(body.text));
+    const std::unique_lock lock(cache_mutex);
+    if (cache.size() >= settings.cache_entries) cache.clear();  // bounded; refills from hits
+    cache[key] = entry;
+    return entry;
+  }
+
+  Reply respond(const Request& rq, Representation rep, const CacheEntry& entry) const {
+    Reply r;
+    r.vary_accept = true;
+    r.cache_control = kNoCache;
+    r.etag = entry.etag;
+    r.last_modified = entry.last_modified;
+    r.content_type = media_type(rep);
+    bool not_modified = false;
+    if (!rq.if_none_match.empty()) {
+      not_modified = none_match_hits(rq.if_none_match, entry.etag);
+    } else if (!rq.if_modified_since.empty() && entry.last_modified != 0) {
+      if (const auto ims = util::parse_http_date(rq.if_modified_since)) {
+        not_modified = entry.last_modified / 1'000'000 <= *ims / 1'000'000;
+      }
+    }
+    if (not_modified) {
+      r.status = 304;
+      r.send_body = false;
+      r.content_type = {};
+      return r;
+    }
+    r.body = entry.body;
+    return r;
+  }
+
+  Reply handle(const Request& rq) const;
+  Reply route(const Request& rq, const std::vector<std::string>& segs, std::string_view path,
+              std::string_view query) const;
+  Reply list(const Request& rq, Representation rep, Kind kind, std::string_view path,
+             std::string_view query, const state::SnapshotPtr& snap,
+             const state::Object* scope_owner) const;
+  Reply detail(const Request& rq, Representation rep, Kind kind, std::string_view key,
+               std::string_view path, const state::SnapshotPtr& snap) const;
+};
+
+Reply Handler::Impl::handle(const Request& rq) const {
+  const std::string_view target = rq.target;
+  const auto qpos = target.find('?');
+  const std::string_view raw_path = target.substr(0, qpos);
+  const std::string_view query =
+      qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+  if (!raw_path.starts_with('/')) {
+    return problem("API007", "the request target must be an absolute path", raw_path,
+                   rq.request_id);
+  }
+  std::string_view path = raw_path;
+  if (!settings.base_path.empty()) {
+    if (path == settings.base_path) {
+      path = "/";
+    } else if (path.starts_with(settings.base_path) &&
+               path.substr(settings.base_path.size()).starts_with('/')) {
+      path.remove_prefix(settings.base_path.size());
+    } else {
+      return problem("API004", "narwhal serves everything under " + settings.base_path, raw_path,
+                     rq.request_id);
+    }
+  }
+  std::vector<std::string> segs;
+  if (path.size() > 1) {
+    for (const auto seg : util::split(path.substr(1), '/')) {
+      auto decoded = util::percent_decode(seg, false);
+      if (!decoded) {
+        return problem("API007", "the path has a malformed percent-escape", raw_path,
+                       rq.request_id);
+      }
+      segs.push_back(std::move(*decoded));
+    }
+    if (!segs.empty() && segs.back().empty()) segs.pop_back();  // trailing slash
+  }
+
+  const bool read_method = rq.method == "GET" || rq.method == "HEAD";
+  if (rq.method == "OPTIONS") {
+    Reply r;
+    r.status = 204;
+    r.send_body = false;
+    r.discovery_links = !(segs.size() == 2 && segs[0] == "-");
+    return r;
+  }
+  if (!read_method) {
+    Reply r = problem("API002", "method " + std::string(rq.method.substr(0, 32)) +
+                                    " is not allowed: narwhal is read-only (GET, HEAD, OPTIONS)",
+                      raw_path, rq.request_id);
+    r.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
+    return r;
+  }
+  Reply r = route(rq, segs, raw_path, query);
+  if (rq.method == "HEAD") r.send_body = false;
+  return r;
+}
+
+Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& segs,
+                           std::string_view path, std::string_view query) const {
+  const auto snap = store.snapshot();
+  // Meta endpoints: not negotiated, never cached by clients.
+  if (segs.size() == 2 && segs[0] == "-") {
+    Reply r;
+    r.discovery_links = false;
+    r.cache_control = kNoStore;
+    r.content_type = "application/json";
+    if (segs[1] == "health") {
+      const auto uptime = (util::now_micros() - started) / 1'000'000;
+      r.body = std::make_shared<const std::string>(
+          "{\"status\":\"ok\",\"version\":" + quoted(settings.version) +
+          ",\"uptimeSeconds\":" + std::to_string(uptime) + "}");
+      return r;
+    }
+    if (segs[1] == "ready") {
+      if (ready(*snap)) {
+        r.body = std::make_shared<const std::string>("{\"status\":\"ready\"}");
+        return r;
+      }
+      const auto& e = snap->engine;
+      std::string why = !e.synced ? "no full sync with the engine has completed yet"
+                                  : "the engine connection was lost";
+      if (!e.last_error.empty()) why += ": " + e.last_error;
+      Reply p = problem("ENG001", why, path, rq.request_id);
+      p.discovery_links = false;
+      p.headers.emplace_back("Retry-After", "1");
+      return p;
+    }
+  }
+  if (later_route(segs)) {
+    return problem("API009", std::string(path) + " is not served by narwhal " + settings.version,
+                   path, rq.request_id);
+  }
+
+  // Representation: a path extension wins over Accept (exact path first, see below).
+  std::optional<Representation> forced;
+  std::vector<std::string> route_segs = segs;
+  auto negotiate = [&](std::optional<Representation> ext) -> std::optional<Representation> {
+    if (ext) return is_json(*ext) ? ext : std::nullopt;
+    return choose(rq.accept, kJsonOffers);
+  };
+  auto not_acceptable = [&](std::optional<Representation> ext) {
+    if (!ext) {
+      // Asked for a stream specifically: SSE is not served here.
+      const auto ranges = parse_accept(rq.accept);
+      const bool wants_sse = std::any_of(ranges.begin(), ranges.end(), [](const MediaRange& m) {
+        return m.type == "text" && m.subtype == "event-stream" && m.q > 0;
+      });
+      if (wants_sse) {
+        return problem("API001", std::string(path) + " does not stream Server-Sent Events",
+                       path, rq.request_id);
+      }
+    }
+    Reply p = problem("API003",
+                      std::string(path) + " offers application/json, application/ld+json, "
+                                          "application/vnd.narwhal.v1+json and "
+                                          "application/vnd.cetacean.v1+json",
+                      path, rq.request_id);
+    p.vary_accept = true;
+    return p;
+  };
+
+  if (segs.empty()) {
+    const auto rep = negotiate(std::nullopt);
+    if (!rep) return not_acceptable(std::nullopt);
+    const auto entry = cached("/", Deps{}, [&] { return render::Body{render::render_index(site), 0}; });
+    return respond(rq, *rep, *entry);
+  }
+
+  // Collections and the singletons, first exactly, then with an extension stripped.
+  auto top_level = [&](std::string_view name, std::optional<Representation> ext)
+      -> std::optional<Reply> {
+    std::optional<Reply> out;
+    const bool single = segs.size() == 1;
+    if (single && (name == "cluster" || name == "swarm")) {
+      const auto rep = negotiate(ext);
+      if (!rep) return not_acceptable(ext);
+      if (name == "cluster") {
+        const bool is_ready = ready(*snap);
+        const Deps d = deps_of(*snap,
+                               {Kind::node, Kind::service, Kind::task, Kind::config, Kind::secret,
+                                Kind::network, Kind::volume, Kind::stack},
+                               true);
+        const auto entry = cached(std::string("/cluster|") + (is_ready ? "r" : "n"), d, [&] {
+          return render::Body{render::render_cluster(*snap, site, is_ready), 0};
+        });
+        return respond(rq, *rep, *entry);
+      }
+      const auto entry = cached("/swarm", deps_of(*snap, {}, true), [&] {
+        return render::Body{render::render_swarm(*snap, site), 0};
+      });
+      return respond(rq, *rep, *entry);
+    }
+    const auto kind = state::kind_from_collection(name);
+    if (!kind) return out;
+    const auto rep = negotiate(ext);
+    if (single) {
+      if (!rep) return not_acceptable(ext);
+      return list(rq, *rep, *kind, path, query, snap, nullptr);
+    }
+    if (segs.size() == 2) {
+      if (!rep) return not_acceptable(ext);
+      return detail(rq, *rep, *kind, segs[1], path, snap);
+    }
+    return out;
+  };
+
+  if (segs.size() <= 2) {
+    const bool has_ext = split_extension(segs.back()).has_value();
+    if (segs.size() == 1 || !has_ext) {
+      if (auto r = top_level(segs[0], std::nullopt)) return std::move(*r);
+      if (segs.size() == 1) {
+        if (const auto e = split_extension(segs[0])) {
+          if (auto r = top_level(e->first, e->second)) return std::move(*r);
+        }
+      }
+    } else {
+      // /services/name.json: the exact name first, then "name" as JSON.
+      const auto kind = state::kind_from_collection(segs[0]);
+      if (kind) {
+        Reply exact = top_level(segs[0], std::nullopt).value();
+        if (exact.status != 404) return exact;
+        const auto e = split_extension(segs[1]);
+        const auto rep = negotiate(e->second);
+        if (!rep) return not_acceptable(e->second);
+        Reply stripped = detail(rq, *rep, *kind, e->first, path, snap);
+        return stripped.status == 404 ? exact : stripped;
+      }
+    }
+  }
+
+  // /nodes/{id}/tasks and /services/{id}/tasks
+  if (segs.size() == 3 && (segs[0] == "nodes" || segs[0] == "services")) {
+    std::optional<Representation> ext;
+    std::string_view last = segs[2];
+    if (last != "tasks") {
+      if (const auto e = split_extension(last); e && e->first == "tasks") {
+        ext = e->second;
+        last = "tasks";
+      }
+    }
+    if (last == "tasks") {
+      const Kind owner_kind = segs[0] == "nodes" ? Kind::node : Kind::service;
+      const auto lookup = snap->table(owner_kind).lookup(segs[1]);
+      if (lookup.found == nullptr) {
+        return detail(rq, Representation::json, owner_kind, segs[1], path, snap);
+      }
+      const auto rep = negotiate(ext);
+      if (!rep) return not_acceptable(ext);
+      return list(rq, *rep, Kind::task, path, query, snap, lookup.found);
+    }
+  }
+  return problem("API004", "no resource at " + std::string(path), path, rq.request_id);
+}
+
+Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std::string_view path,
+                          std::string_view query, const state::SnapshotPtr& snap,
+                          const state::Object* owner) const {
+  const auto params = query::parse_query_string(query);
+  if (!params) {
+    return problem("API007", "the query string has a malformed percent-escape", path,
+                   rq.request_id);
+  }
+  query::ListQuery q;
+  if (const auto err = query::parse_list_query(kind, *params, settings.max_search_chars, q)) {
+    return problem(err->code, err->detail, path, rq.request_id);
+  }
+  std::string self = std::string(path);
+  if (!query.empty()) {
+    self += '?';
+    self += query;
+  }
+  const Deps d = kind == Kind::stack ? deps_of(*snap, {Kind::stack})
+                 : kind == Kind::task
+                     ? deps_of(*snap, {Kind::task, Kind::service, Kind::node})
+                 : kind == Kind::service ? deps_of(*snap, {Kind::service, Kind::task})
+                                         : deps_of(*snap, {kind});
+  // Scoped task lists are keyed by the owner's canonical ID, so a name and an ID share bytes
+  // only when their URLs do; the URL is in the body (@id), so the key is the URL.
+  const auto entry = cached(self, d, [&] {
+    render::CollectionPage page{self, 0, q.limit, q.offset};
+    if (kind == Kind::stack) {
+      const auto sel = query::select_stacks(*snap, q);
+      page.total = sel.total;
+      return render::Body{render::render_stack_collection(*snap, sel.items, page, site), 0};
+    }
+    std::vector<const state::Object*> scope;
+    const auto& items = snap->table(kind).items;
+    scope.reserve(owner != nullptr ? 64 : items.size());
+    for (const auto& o : items) {
+      if (owner != nullptr &&
+          (owner->kind == Kind::node ? o->node_id : o->service_id) != owner->id) {
+        continue;
+      }
+      scope.push_back(o.get());
+    }
+    const auto sel = query::select(*snap, kind, scope, q);
+    page.total = sel.total;
+    return render::Body{render::render_collection(*snap, kind, sel.items, page, site), 0};
+  });
+  return respond(rq, rep, *entry);
+}
+
+Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind,
+                            std::string_view key, std::string_view path,
+                            const state::SnapshotPtr& snap) const {
+  const auto domain = std::string(code_domain(kind));
+  const auto kname = std::string(state::kind_name(kind));
+  if (kind == Kind::stack) {
+    const state::Stack* st = snap->stack(key);
+    if (st == nullptr) {
+      return problem("STK002", "no stack is named " + quoted(key), path, rq.request_id);
+    }
+    const std::string canonical = site.url(Kind::stack, st->name);
+    const auto entry = cached(canonical, deps_of(*snap, {Kind::stack}),
+                              [&] { return render::render_stack(*snap, *st, true, site); });
+    return respond(rq, rep, *entry);
+  }
+  const state::Object* found = nullptr;
+  if (kind == Kind::volume) {
+    found = snap->table(kind).find(key);  // volumes are named, not ID'd: no prefixes
+  } else {
+    const auto lookup = snap->table(kind).lookup(key);
+    if (!lookup.candidates.empty()) {
+      std::vector<std::string> urls;
+      for (const auto* c : lookup.candidates) {
+        if (urls.size() == 20) break;
+        urls.push_back(site.url(kind, c->id));
+      }
+      return problem(domain + "001",
+                     quoted(key) + " matches " + std::to_string(lookup.candidates.size()) + " " +
+                         std::string(state::kind_collection(kind)) + "; use a full ID",
+                     path, rq.request_id, std::move(urls));
+    }
+    found = lookup.found;
+  }
+  if (found == nullptr) {
+    const std::string what = kind == Kind::volume ? "name"
+                             : kind == Kind::task ? "ID or ID prefix"
+                                                  : "ID, ID prefix or name";
+    return problem(domain + "002", "no " + kname + " has the " + what + " " + quoted(key), path,
+                   rq.request_id);
+  }
+  const std::string canonical = site.url(kind, found->id);
+  Deps d = deps_of(*snap, {kind});
+  if (kind == Kind::task) d = deps_of(*snap, {Kind::task, Kind::service, Kind::node});
+  if (kind == Kind::service) d = deps_of(*snap, {Kind::service, Kind::task});
+  if (kind == Kind::config || kind == Kind::secret || kind == Kind::network ||
+      kind == Kind::volume) {
+    d = deps_of(*snap, {kind, Kind::service});
+  }
+  const auto entry =
+      cached(canonical, d, [&] { return render::render_object(*snap, *found, true, site); });
+  Reply r = respond(rq, rep, *entry);
+  if (canonical != path) r.content_location = canonical;
+  return r;
+}
+
+Handler::Handler(Settings settings, const state::Store& store)
+    : impl_(std::make_unique<Impl>(std::move(settings), store)) {}
+
+Handler::~Handler() = default;
+
+Reply Handler::handle(const Request& request) const {
+  Reply r = impl_->handle(request);
+  const auto& origins = impl_->settings.cors_origins;
+  if (!request.origin.empty() && !origins.empty()) {
+    const bool any = std::find(origins.begin(), origins.end(), "*") != origins.end();
+    const bool listed =
+        std::find(origins.begin(), origins.end(), request.origin) != origins.end();
+    if (any || listed) {
+      r.headers.emplace_back("Access-Control-Allow-Origin",
+                             any ? std::string("*") : std::string(request.origin));
+      r.headers.emplace_back("Access-Control-Expose-Headers", std::string(kExposeHeaders));
+      if (!any) r.headers.emplace_back("Vary", "Origin");
+      if (request.method == "OPTIONS" && !request.request_method.empty()) {
+        r.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+        r.headers.emplace_back("Access-Control-Allow-Headers",
+                               "Accept, If-None-Match, If-Modified-Since, Range, Request-Id, "
+                               "Last-Event-ID");
+        r.headers.emplace_back("Access-Control-Max-Age", "600");
+      }
+    }
+  }
+  return r;
+}
+
+Reply Handler::problem(int status_hint, std::string code, std::string detail,
+                       std::string_view instance, std::string_view request_id) const {
+  (void)status_hint;
+  return impl_->problem(std::move(code), std::move(detail), instance, request_id);
+}
+
+bool Handler::ready() const { return impl_->ready(*impl_->store.snapshot()); }
+
+Handler::CacheStats Handler::cache_stats() const {
+  const std::shared_lock lock(impl_->cache_mutex);
+  return {impl_->hits.load(), impl_->misses.load(), impl_->cache.size()};
+}
+
+}  // namespace narwhal::http

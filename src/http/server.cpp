@@ -1,0 +1,333 @@
+#include "narwhal/http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "narwhal/util/log.hpp"
+#include "narwhal/util/time.hpp"
+
+namespace narwhal::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+std::string_view reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 416: return "Range Not Satisfiable";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+// A Request-Id for requests that bring none: 16 hex digits, unique enough per process.
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t v = rng();
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    id[static_cast<std::size_t>(i)] = kHex[v & 0xF];
+    v >>= 4;
+  }
+  return id;
+}
+
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    if (c < 0x21 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+// The Date header, formatted at most once a second per thread.
+std::string_view http_date() {
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached;
+  const std::int64_t now = util::now_micros();
+  if (now / 1'000'000 != cached_second) {
+    cached_second = now / 1'000'000;
+    cached = util::format_http_date(now);
+  }
+  return cached;
+}
+
+void serialize_head(std::string& out, const Reply& r, std::string_view request_id,
+                    std::string_view base_path_links, bool keep_alive, bool head_only_method) {
+  out.clear();
+  out += "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out += reason(r.status);
+  out += "\r\nDate: ";
+  out += http_date();
+  if (!r.content_type.empty()) {
+    out += "\r\nContent-Type: ";
+    out += r.content_type;
+  }
+  // HEAD and 304 describe the body they would have had; 204 has none.
+  if (r.status != 204 && r.status != 304) {
+    out += "\r\nContent-Length: ";
+    out += std::to_string(r.body ? r.body->size() : 0);
+  }
+  if (!r.etag.empty()) {
+    out += "\r\nETag: ";
+    out += r.etag;
+  }
+  if (r.last_modified != 0) {
+    out += "\r\nLast-Modified: ";
+    out += util::format_http_date(r.last_modified);
+  }
+  if (!r.cache_control.empty()) {
+    out += "\r\nCache-Control: ";
+    out += r.cache_control;
+  }
+  if (r.vary_accept) out += "\r\nVary: Accept";
+  if (!r.content_location.empty()) {
+    out += "\r\nContent-Location: ";
+    out += r.content_location;
+  }
+  if (r.status < 300 || r.status == 304 || r.status == 405) {
+    if (r.status != 405) out += "\r\nAllow: GET, HEAD, OPTIONS";
+  }
+  for (const auto& [name, value] : r.headers) {
+    out += "\r\n";
+    out += name;
+    out += ": ";
+    out += value;
+  }
+  if (r.discovery_links) {
+    out += "\r\nLink: ";
+    out += base_path_links;
+  }
+  out += "\r\nRequest-Id: ";
+  out += request_id;
+  out +=
+      "\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+      "Referrer-Policy: no-referrer\r\n"
+      "Content-Security-Policy: default-src 'self'; img-src 'self' data:; style-src 'self' "
+      "'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+  if (!keep_alive) out += "\r\nConnection: close";
+  (void)head_only_method;
+  out += "\r\n\r\n";
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  const Handler& handler;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0},
+      timeouts{0};
+  std::string links;
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::uint16_t bound_port = 0;
+
+  Impl(ServerOptions o, const Handler& h) : options(std::move(o)), handler(h) {}
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        util::log::warn("accept failed", {{"error", ec.message()}});
+        continue;
+      }
+      asio::co_spawn(socket.get_executor(), session(beast::tcp_stream(std::move(socket))),
+                     asio::detached);
+    }
+  }
+
+  asio::awaitable<void> write_reply(beast::tcp_stream& stream, const Reply& reply,
+                                    std::string_view request_id, bool keep_alive,
+                                    std::string& head, beast::error_code& ec_out) {
+    serialize_head(head, reply, request_id, links, keep_alive, false);
+    stream.expires_after(options.header_timeout);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::const_buffer{}};
+    if (reply.send_body && reply.body) buffers[1] = asio::buffer(*reply.body);
+    auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
+    (void)n;
+    ec_out = ec;
+  }
+
+  asio::awaitable<void> session(beast::tcp_stream stream) {
+    open.fetch_add(1);
+    beast::flat_buffer buffer;
+    std::string head;
+    bool first = true;
+    for (;;) {
+      bhttp::request_parser<bhttp::empty_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(64 * 1024);
+      stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+      first = false;
+      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      (void)n;
+      if (ec) {
+        if (ec == bhttp::error::header_limit) {
+          header_limit_hits.fetch_add(1);
+          const std::string id = new_request_id();
+          const Reply r = handler.problem(
+              431, "API005",
+              "the request line and headers exceed " + std::to_string(options.max_header_bytes) +
+                  " bytes",
+              "", id);
+          beast::error_code wec;
+          co_await write_reply(stream, r, id, false, head, wec);
+        } else if (ec == beast::error::timeout) {
+          timeouts.fetch_add(1);
+        } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+                   ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&
+                   buffer.size() > 0) {
+          const std::string id = new_request_id();
+          const Reply r =
+              handler.problem(400, "API007", "the request is not valid HTTP/1.1: " + ec.message(),
+                              "", id);
+          beast::error_code wec;
+          co_await write_reply(stream, r, id, false, head, wec);
+        }
+        break;
+      }
+      in_flight.fetch_add(1);
+      requests.fetch_add(1, std::memory_order_relaxed);
+      const auto& req = parser.get();
+      Request rq;
+      rq.method = req.method_string();
+      rq.target = req.target();
+      auto field = [&](bhttp::field f) -> std::string_view {
+        const auto it = req.find(f);
+        return it == req.end() ? std::string_view{} : std::string_view(it->value());
+      };
+      rq.accept = field(bhttp::field::accept);
+      rq.if_none_match = field(bhttp::field::if_none_match);
+      rq.if_modified_since = field(bhttp::field::if_modified_since);
+      rq.origin = field(bhttp::field::origin);
+      rq.request_method = field(bhttp::field::access_control_request_method);
+      const auto given_id = req["Request-Id"];
+      rq.request_id = acceptable_request_id(given_id) ? std::string(given_id) : new_request_id();
+      const bool keep_alive = req.keep_alive() && !stopping.load();
+      const Reply reply = handler.handle(rq);
+      beast::error_code wec;
+      co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);
+      in_flight.fetch_sub(1);
+      if (wec || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    open.fetch_sub(1);
+  }
+};
+
+Server::Server(ServerOptions options, const Handler& handler)
+    : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
+
+Server::~Server() {
+  stop();
+  wait();
+}
+
+void Server::start() {
+  auto& i = *impl_;
+  if (i.links.empty()) set_links_base("");
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(i.options.host, ec);
+  if (ec) throw std::runtime_error("listen address \"" + i.options.host + "\" is not an IP address");
+  const tcp::endpoint ep{address, i.options.port};
+  i.acceptor.open(ep.protocol(), ec);
+  if (!ec) i.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) i.acceptor.bind(ep, ec);
+  if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + i.options.host + ":" +
+                             std::to_string(i.options.port) + ": " + ec.message());
+  }
+  i.bound_port = i.acceptor.local_endpoint().port();
+  asio::co_spawn(i.acceptor.get_executor(), i.accept_loop(), asio::detached);
+  const unsigned n = std::max(1U, i.options.threads);
+  for (unsigned t = 0; t < n; ++t) i.threads.emplace_back([&i] { i.ioc.run(); });
+}
+
+void Server::set_links_base(std::string_view base_path) {
+  impl_->links = "<" + std::string(base_path) + "/api>; rel=\"service-desc\", <" +
+                 std::string(base_path) + "/api/context.jsonld>; rel=\"describedby\"";
+}
+
+std::uint16_t Server::port() const noexcept { return impl_->bound_port; }
+
+void Server::stop() {
+  auto& i = *impl_;
+  if (i.stopping.exchange(true)) return;
+  asio::post(i.acceptor.get_executor(), [&i] {
+    beast::error_code ignored;
+    i.acceptor.close(ignored);
+  });
+  // Bounded drain: requests in flight get up to drain_timeout to finish.
+  const auto deadline = std::chrono::steady_clock::now() + i.options.drain_timeout;
+  while (i.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  i.ioc.stop();
+  for (auto& t : i.threads) {
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+  }
+  {
+    const std::lock_guard lock(i.done_mutex);
+    i.done = true;
+  }
+  i.done_cv.notify_all();
+}
+
+void Server::wait() {
+  std::unique_lock lock(impl_->done_mutex);
+  impl_->done_cv.wait(lock, [&] { return impl_->done; });
+}
+
+Server::Stats Server::stats() const noexcept {
+  return {impl_->open.load(), impl_->requests.load(), impl_->header_limit_hits.load(),
+          impl_->timeouts.load()};
+}
+
+}  // namespace narwhal::http

@@ -1,0 +1,167 @@
+// The HTTP server over real sockets: headers of SPEC §7, limits of §15, malformed requests.
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "../support/samples.hpp"
+#include "narwhal/http/handler.hpp"
+#include "narwhal/http/server.hpp"
+
+using namespace narwhal;
+
+namespace {
+
+struct Running {
+  state::Store store{100};
+  http::Handler handler{http::Settings{}, store};
+  http::Server server;
+  Running() : server(options(), handler) {
+    (void)store.apply(test::full_sync());
+    state::EngineState e;
+    e.connected = e.synced = true;
+    store.set_engine(e);
+    server.start();
+  }
+  static http::ServerOptions options() {
+    http::ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    o.header_timeout = std::chrono::milliseconds(1000);
+    return o;
+  }
+  httplib::Client client() const { return httplib::Client("127.0.0.1", server.port()); }
+
+  // Sends raw bytes and returns everything the server answers until it closes.
+  std::string raw(const std::string& bytes) const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every response carries the cross-cutting headers") {
+  Running r;
+  auto c = r.client();
+  auto res = c.Get("/services");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type") == "application/json");
+  CHECK(res->get_header_value("X-Content-Type-Options") == "nosniff");
+  CHECK(res->get_header_value("X-Frame-Options") == "DENY");
+  CHECK(res->get_header_value("Referrer-Policy") == "no-referrer");
+  CHECK_FALSE(res->get_header_value("Content-Security-Policy").empty());
+  CHECK(res->get_header_value("Vary") == "Accept");
+  CHECK(res->get_header_value("Allow") == "GET, HEAD, OPTIONS");
+  CHECK(res->get_header_value("Link").find("rel=\"service-desc\"") != std::string::npos);
+  CHECK(res->get_header_value("Request-Id").size() == 16);
+  CHECK_FALSE(res->get_header_value("Date").empty());
+  CHECK_FALSE(res->get_header_value("ETag").empty());
+  auto health = c.Get("/-/health");
+  REQUIRE(health);
+  CHECK(health->get_header_value("Link").empty());
+}
+
+TEST_CASE("a client's Request-Id is echoed, a bad one replaced") {
+  Running r;
+  auto c = r.client();
+  auto res = c.Get("/nope", {{"Request-Id", "abc-123"}});
+  REQUIRE(res);
+  CHECK(res->status == 404);
+  CHECK(res->get_header_value("Request-Id") == "abc-123");
+  CHECK(res->body.find("\"requestId\":\"abc-123\"") != std::string::npos);
+  auto bad = c.Get("/nope", {{"Request-Id", std::string(100, 'x')}});
+  REQUIRE(bad);
+  CHECK(bad->get_header_value("Request-Id").size() == 16);
+}
+
+TEST_CASE("304 over the wire has no body; HEAD announces the length") {
+  Running r;
+  auto c = r.client();
+  auto first = c.Get("/services");
+  REQUIRE(first);
+  auto again = c.Get("/services", {{"If-None-Match", first->get_header_value("ETag")}});
+  REQUIRE(again);
+  CHECK(again->status == 304);
+  CHECK(again->body.empty());
+  auto head = c.Head("/services");
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->body.empty());
+  CHECK(head->get_header_value("Content-Length") == std::to_string(first->body.size()));
+}
+
+TEST_CASE("oversized headers get a 431 problem") {
+  Running r;
+  const std::string reply =
+      r.raw("GET /services HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+  CHECK(reply.starts_with("HTTP/1.1 431"));
+  CHECK(reply.find("application/problem+json") != std::string::npos);
+  CHECK(reply.find("/api/errors/API005") != std::string::npos);
+  CHECK(r.server.stats().header_limit_hits == 1);
+}
+
+TEST_CASE("garbage gets a 400 problem, never a crash") {
+  Running r;
+  const std::string reply = r.raw("NOT HTTP AT ALL\r\n\r\n");
+  CHECK(reply.starts_with("HTTP/1.1 400"));
+  CHECK(reply.find("/api/errors/API007") != std::string::npos);
+  // and the server still serves
+  auto c = r.client();
+  auto res = c.Get("/-/health");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+}
+
+TEST_CASE("a silent connection is closed after the header timeout") {
+  Running r;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string reply = r.raw("GET /serv");  // never finishes its request line
+  CHECK(reply.empty());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+}
+
+TEST_CASE("keep-alive and pipelined requests are answered in order") {
+  Running r;
+  const std::string reply = r.raw(
+      "GET /-/health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /nosuch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const auto first = reply.find("HTTP/1.1 200");
+  const auto second = reply.find("HTTP/1.1 404");
+  CHECK(first != std::string::npos);
+  CHECK(second != std::string::npos);
+  CHECK(first < second);
+}
+
+TEST_CASE("stop() drains and returns") {
+  Running r;
+  auto c = r.client();
+  REQUIRE(c.Get("/-/health"));
+  r.server.stop();
+  auto after = c.Get("/-/health");
+  CHECK_FALSE(after);
+}

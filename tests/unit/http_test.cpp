@@ -1,0 +1,371 @@
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include "../support/samples.hpp"
+#include "narwhal/http/handler.hpp"
+#include "narwhal/http/negotiate.hpp"
+
+using namespace narwhal;
+using http::Reply;
+using http::Request;
+
+namespace {
+
+struct Fixture {
+  state::Store store{100};
+  http::Handler handler;
+  explicit Fixture(std::string base = "")
+      : handler(http::Settings{std::move(base), std::chrono::milliseconds(1000), 200,
+                               {"https://dash.example"}, "test", 64},
+                store) {
+    (void)store.apply(test::full_sync());
+    state::EngineState e;
+    e.connected = true;
+    e.synced = true;
+    store.set_engine(e);
+  }
+  Reply get(std::string_view target, std::string_view accept = "") {
+    Request rq;
+    rq.method = "GET";
+    rq.target = target;
+    rq.accept = accept;
+    rq.request_id = "req-1";
+    return handler.handle(rq);
+  }
+};
+
+rapidjson::Document json(const Reply& r) {
+  rapidjson::Document d;
+  REQUIRE(r.body);
+  d.Parse(r.body->data(), r.body->size());
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
+std::string header(const Reply& r, std::string_view name) {
+  for (const auto& [n, v] : r.headers) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("collections are JSON-LD collections with paging fields") {
+  Fixture f;
+  const auto r = f.get("/services");
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  CHECK(r.vary_accept);
+  CHECK(r.cache_control == "no-cache");
+  CHECK(r.etag.size() == 34);
+  const auto d = json(r);
+  CHECK(std::string(d["@context"].GetString()) == "/api/context.jsonld");
+  CHECK(std::string(d["@id"].GetString()) == "/services");
+  CHECK(std::string(d["@type"].GetString()) == "Collection");
+  CHECK(d["total"].GetInt() == 4);
+  CHECK(d["limit"].GetInt() == 50);
+  CHECK(d["offset"].GetInt() == 0);
+  const auto& item = d["items"][0];
+  CHECK(std::string(item["@type"].GetString()) == "Service");
+  CHECK(std::string(item["@id"].GetString()) ==
+        std::string("/services/") + item["ID"].GetString());
+  CHECK(item.HasMember("Spec"));
+  CHECK(item["serviceStatus"].HasMember("runningTasks"));
+  CHECK(item["serviceStatus"].HasMember("desiredTasks"));
+}
+
+TEST_CASE("identical state gives identical bytes and ETags") {
+  Fixture a, b;
+  const auto ra = a.get("/tasks?limit=3");
+  const auto rb = b.get("/tasks?limit=3");
+  CHECK(*ra.body == *rb.body);
+  CHECK(ra.etag == rb.etag);
+}
+
+TEST_CASE("details accept the full ID, a unique prefix or the name") {
+  Fixture f;
+  const auto full = f.get("/services/zm877tfyji7wheye1kbd0qt4w");
+  CHECK(full.status == 200);
+  CHECK(full.content_location.empty());
+  const auto d = json(full);
+  CHECK(std::string(d["@context"].GetString()) == "/api/context.jsonld");
+  CHECK(std::string(d["Spec"]["Name"].GetString()) == "web");
+  const auto prefix = f.get("/services/zm87");
+  CHECK(prefix.status == 200);
+  CHECK(prefix.content_location == "/services/zm877tfyji7wheye1kbd0qt4w");
+  CHECK(*prefix.body == *full.body);
+  const auto named = f.get("/services/web");
+  CHECK(named.status == 200);
+  CHECK(named.content_location == "/services/zm877tfyji7wheye1kbd0qt4w");
+}
+
+TEST_CASE("unknown IDs are 404 problems naming the ID") {
+  Fixture f;
+  const auto r = f.get("/tasks/abc");
+  CHECK(r.status == 404);
+  CHECK(r.content_type == "application/problem+json");
+  CHECK(r.cache_control == "no-store");
+  const auto d = json(r);
+  CHECK(std::string(d["type"].GetString()) == "/api/errors/TSK002");
+  CHECK(std::string(d["title"].GetString()) == "Task not found");
+  CHECK(d["status"].GetInt() == 404);
+  CHECK(std::string(d["detail"].GetString()).find("\"abc\"") != std::string::npos);
+  CHECK(std::string(d["instance"].GetString()) == "/tasks/abc");
+  CHECK(std::string(d["requestId"].GetString()) == "req-1");
+  CHECK(f.get("/volumes/nope").status == 404);
+  CHECK(f.get("/stacks/nope").status == 404);
+  CHECK(f.get("/nodes/nope/tasks").status == 404);
+}
+
+TEST_CASE("an ambiguous prefix is a 409 listing the candidates") {
+  Fixture f;
+  // two configs in the sample; find a shared prefix of their IDs, if any, else use ""
+  const auto& configs = f.store.snapshot()->table(state::Kind::config).items;
+  REQUIRE(configs.size() == 2);
+  std::size_t n = 0;
+  while (n < configs[0]->id.size() && configs[0]->id[n] == configs[1]->id[n]) ++n;
+  if (n == 0) {
+    // no shared prefix: construct ambiguity through the store instead
+    auto a = state::parse_object(state::Kind::config,
+                                 R"({"ID":"ab1","Version":{"Index":1},"Spec":{"Name":"x1"}})");
+    auto b = state::parse_object(state::Kind::config,
+                                 R"({"ID":"ab2","Version":{"Index":1},"Spec":{"Name":"x2"}})");
+    state::Change c;
+    c.upserts = {a.object, b.object};
+    (void)f.store.apply(c);
+    const auto r = f.get("/configs/ab");
+    CHECK(r.status == 409);
+    const auto d = json(r);
+    CHECK(d["candidates"].Size() == 2);
+  }
+}
+
+TEST_CASE("task details carry cross-references; configs carry usedBy") {
+  Fixture f;
+  const auto t = json(f.get("/tasks/83qmg7ury58tgmzdkzid6bxzp"));
+  CHECK(std::string(t["serviceName"].GetString()) == "web");
+  CHECK(std::string(t["service"]["@id"].GetString()) == "/services/zm877tfyji7wheye1kbd0qt4w");
+  CHECK(std::string(t["service"]["name"].GetString()) == "web");
+  CHECK(t["node"].IsObject());
+  CHECK_FALSE(std::string(t["nodeHostname"].GetString()).empty());
+  const auto c = json(f.get("/configs/app_cfg"));
+  REQUIRE(c["usedBy"].IsArray());
+  bool web = false;
+  for (const auto& u : c["usedBy"].GetArray()) web |= std::string(u["name"].GetString()) == "web";
+  CHECK(web);
+  const auto n = json(f.get("/networks/appnet"));
+  CHECK(n["usedBy"].Size() >= 1);
+}
+
+TEST_CASE("scoped task lists") {
+  Fixture f;
+  const auto r = f.get("/services/web/tasks");
+  CHECK(r.status == 200);
+  const auto d = json(r);
+  for (const auto& t : d["items"].GetArray()) {
+    CHECK(std::string(t["ServiceID"].GetString()) == "zm877tfyji7wheye1kbd0qt4w");
+  }
+  const auto node = f.store.snapshot()->table(state::Kind::node).items[0]->id;
+  CHECK(f.get("/nodes/" + node + "/tasks").status == 200);
+}
+
+TEST_CASE("query parameters are checked and applied") {
+  Fixture f;
+  CHECK(f.get("/nodes?limit=abc").status == 400);
+  CHECK(f.get("/nodes?offset=-1").status == 400);
+  CHECK(f.get("/nodes?sort=nosuch").status == 400);
+  CHECK(f.get("/nodes?dir=up").status == 400);
+  CHECK(f.get("/nodes?filter=role%3D%3D%22manager%22").status == 400);
+  CHECK(f.get("/nodes?search=%zz").status == 400);
+  const auto bad = json(f.get("/services?sort=nosuch"));
+  CHECK(std::string(bad["detail"].GetString()).find("name, mode, replicas") != std::string::npos);
+  const auto page = json(f.get("/services?limit=2&offset=1&sort=name"));
+  CHECK(page["items"].Size() == 2);
+  CHECK(page["total"].GetInt() == 4);
+  CHECK(std::string(page["items"][0]["Spec"]["Name"].GetString()) == "pub");
+  const auto big = json(f.get("/services?limit=5000"));
+  CHECK(big["limit"].GetInt() == 200);
+  const auto searched = json(f.get("/services?search=WE"));
+  CHECK(searched["total"].GetInt() == 1);
+  const auto desc = json(f.get("/services?sort=name&dir=desc"));
+  CHECK(std::string(desc["items"][0]["Spec"]["Name"].GetString()) == "web");
+}
+
+TEST_CASE("If-None-Match answers 304 with the tag and Vary") {
+  Fixture f;
+  const auto first = f.get("/services");
+  Request rq;
+  rq.method = "GET";
+  rq.target = "/services";
+  rq.request_id = "x";
+  for (const std::string& inm : std::vector<std::string>{first.etag, "W/" + first.etag, "\"other\", " + first.etag,
+                                std::string("*")}) {
+    rq.if_none_match = inm;
+    const auto r = f.handler.handle(rq);
+    CHECK(r.status == 304);
+    CHECK_FALSE(r.send_body);
+    CHECK(r.etag == first.etag);
+    CHECK(r.vary_accept);
+  }
+  rq.if_none_match = "\"nope\"";
+  CHECK(f.handler.handle(rq).status == 200);
+}
+
+TEST_CASE("details honour If-Modified-Since only without If-None-Match") {
+  Fixture f;
+  const auto r = f.get("/services/web");
+  REQUIRE(r.last_modified != 0);
+  Request rq;
+  rq.method = "GET";
+  rq.target = "/services/web";
+  rq.request_id = "x";
+  const std::string later = "Fri, 01 Jan 2100 00:00:00 GMT";
+  rq.if_modified_since = later;
+  CHECK(f.handler.handle(rq).status == 304);
+  rq.if_none_match = "\"nope\"";
+  CHECK(f.handler.handle(rq).status == 200);
+}
+
+TEST_CASE("negotiation: vendor types, aliases, q-values and 406") {
+  Fixture f;
+  CHECK(f.get("/services", "application/vnd.narwhal.v1+json").content_type ==
+        "application/vnd.narwhal.v1+json");
+  CHECK(f.get("/services", "application/vnd.cetacean.v1+json").content_type ==
+        "application/vnd.cetacean.v1+json");
+  CHECK(f.get("/services", "application/ld+json").content_type == "application/ld+json");
+  CHECK(f.get("/services", "text/html,*/*;q=0.8").content_type == "application/json");
+  CHECK(f.get("/services", "application/json;q=0, application/ld+json;q=0.5").content_type ==
+        "application/ld+json");
+  const auto v7 = f.get("/services", "application/vnd.narwhal.v7+json");
+  CHECK(v7.status == 406);
+  CHECK(json(v7)["detail"].GetString() != std::string());
+  CHECK(std::string(json(f.get("/services", "text/html"))["type"].GetString()) ==
+        "/api/errors/API003");
+  CHECK(std::string(json(f.get("/services", "text/event-stream"))["type"].GetString()) ==
+        "/api/errors/API001");
+  CHECK(f.get("/services.json").status == 200);
+  CHECK(f.get("/services.atom").status == 406);
+  CHECK(f.get("/services/web.json").status == 200);
+  CHECK(f.get("/services.json", "text/html").status == 200);  // the extension wins
+}
+
+TEST_CASE("the exact path wins over the extension form") {
+  Fixture f;
+  auto cfg = state::parse_object(state::Kind::config,
+                                 R"({"ID":"zz1","Version":{"Index":9},"Spec":{"Name":"app.json"}})");
+  state::Change c;
+  c.upserts = {cfg.object};
+  (void)f.store.apply(c);
+  const auto r = f.get("/configs/app.json");
+  CHECK(r.status == 200);
+  CHECK(std::string(json(r)["Spec"]["Name"].GetString()) == "app.json");
+}
+
+TEST_CASE("methods, HEAD and OPTIONS") {
+  Fixture f;
+  Request rq;
+  rq.target = "/services";
+  rq.request_id = "x";
+  rq.method = "POST";
+  const auto post = f.handler.handle(rq);
+  CHECK(post.status == 405);
+  CHECK(header(post, "Allow") == "GET, HEAD, OPTIONS");
+  rq.method = "HEAD";
+  const auto head = f.handler.handle(rq);
+  CHECK(head.status == 200);
+  CHECK_FALSE(head.send_body);
+  CHECK(head.body);  // its length is still announced
+  rq.method = "OPTIONS";
+  rq.origin = "https://dash.example";
+  rq.request_method = "GET";
+  const auto pre = f.handler.handle(rq);
+  CHECK(pre.status == 204);
+  CHECK(header(pre, "Access-Control-Allow-Origin") == "https://dash.example");
+  CHECK(header(pre, "Access-Control-Allow-Methods") == "GET, HEAD, OPTIONS");
+  rq.origin = "https://evil.example";
+  CHECK(header(f.handler.handle(rq), "Access-Control-Allow-Origin").empty());
+}
+
+TEST_CASE("unknown paths and later routes are problems") {
+  Fixture f;
+  CHECK(std::string(json(f.get("/nosuch"))["type"].GetString()) == "/api/errors/API004");
+  CHECK(std::string(json(f.get("/events"))["type"].GetString()) == "/api/errors/API009");
+  CHECK(f.get("/services/web/nosuch").status == 404);
+}
+
+TEST_CASE("base path applies to routes and to every URL written") {
+  Fixture f("/narwhal");
+  CHECK(f.get("/services").status == 404);
+  const auto r = f.get("/narwhal/services?limit=1");
+  CHECK(r.status == 200);
+  const auto d = json(r);
+  CHECK(std::string(d["@context"].GetString()) == "/narwhal/api/context.jsonld");
+  CHECK(std::string(d["@id"].GetString()) == "/narwhal/services?limit=1");
+  CHECK(std::string(d["items"][0]["@id"].GetString()).starts_with("/narwhal/services/"));
+  CHECK(std::string(json(f.get("/narwhal/nosuch"))["type"].GetString()) ==
+        "/narwhal/api/errors/API004");
+}
+
+TEST_CASE("readiness follows the engine with a grace period") {
+  Fixture f;
+  CHECK(f.get("/-/ready").status == 200);
+  state::EngineState e = f.store.snapshot()->engine;
+  e.connected = false;
+  e.since = 0;  // lost long ago
+  e.last_error = "connection refused";
+  f.store.set_engine(e);
+  const auto r = f.get("/-/ready");
+  CHECK(r.status == 503);
+  CHECK(std::string(json(r)["detail"].GetString()).find("connection refused") !=
+        std::string::npos);
+  CHECK_FALSE(r.discovery_links);
+  CHECK(f.get("/services").status == 200);  // the last known state is still served
+  CHECK(f.get("/-/health").status == 200);
+}
+
+TEST_CASE("the swarm never shows join tokens; the cluster summarises") {
+  Fixture f;
+  const auto s = f.get("/swarm");
+  CHECK(s.status == 200);
+  CHECK(s.body->find("JoinTokens") == std::string::npos);
+  const auto c = json(f.get("/cluster"));
+  CHECK(c["counts"]["services"].GetInt() == 4);
+  CHECK(c["tasksByState"]["running"].GetInt() == 4);
+  CHECK(c["engine"]["connected"].GetBool());
+}
+
+TEST_CASE("repeated requests are answered from the rendered-response cache") {
+  Fixture f;
+  (void)f.get("/services");
+  const auto before = f.handler.cache_stats();
+  (void)f.get("/services");
+  const auto after = f.handler.cache_stats();
+  CHECK(after.hits == before.hits + 1);
+  CHECK(after.misses == before.misses);
+  // a change of services invalidates it
+  auto svc = f.store.snapshot()->table(state::Kind::service).items[0];
+  auto copy = std::make_shared<state::Object>(*svc);
+  copy->version += 1;
+  state::Change c;
+  c.upserts = {copy};
+  (void)f.store.apply(c);
+  (void)f.get("/services");
+  CHECK(f.handler.cache_stats().misses == after.misses + 1);
+}
+
+TEST_CASE("Accept parsing follows RFC 9110") {
+  const auto r = http::parse_accept("text/html;level=1;q=0.5, */*;q=0.1, application/json, bad");
+  REQUIRE(r.size() == 3);
+  CHECK(r[0].specificity == 3);
+  CHECK(r[0].q == doctest::Approx(0.5));
+  CHECK(r[1].specificity == 0);
+  CHECK(r[2].q == doctest::Approx(1.0));
+  CHECK(http::parse_accept("text/html;q=2").empty());
+  CHECK(http::parse_accept("*/json").empty());
+  using R = http::Representation;
+  CHECK(http::choose("application/*;q=0.2, application/ld+json;q=0.9",
+                     {R::json, R::json_ld}) == R::json_ld);
+  CHECK_FALSE(http::choose("application/json;q=0", {R::json}).has_value());
+  CHECK(http::choose("", {R::json}) == R::json);
+}
