@@ -524,9 +524,8 @@ Reply Handler::handle(const Request& request) const {
   return r;
 }
 
-Reply Handler::problem(int status_hint, std::string code, std::string detail,
-                       std::string_view instance, std::string_view request_id) const {
-  (void)status_hint;
+Reply Handler::problem(std::string code, std::string detail, std::string_view instance,
+                       std::string_view request_id) const {
   return impl_->problem(std::move(code), std::move(detail), instance, request_id);
 }
 

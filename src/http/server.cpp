@@ -90,7 +90,7 @@ std::string_view http_date() {
 }
 
 void serialize_head(std::string& out, const Reply& r, std::string_view request_id,
-                    std::string_view base_path_links, bool keep_alive, bool head_only_method) {
+                    std::string_view links, bool keep_alive) {
   out.clear();
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
@@ -124,9 +124,8 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
     out += "\r\nContent-Location: ";
     out += r.content_location;
   }
-  if (r.status < 300 || r.status == 304 || r.status == 405) {
-    if (r.status != 405) out += "\r\nAllow: GET, HEAD, OPTIONS";
-  }
+  // Allow on successful GET/HEAD answers (§7); a 405 carries its own in r.headers.
+  if (r.status < 300 || r.status == 304) out += "\r\nAllow: GET, HEAD, OPTIONS";
   for (const auto& [name, value] : r.headers) {
     out += "\r\n";
     out += name;
@@ -135,7 +134,7 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
   }
   if (r.discovery_links) {
     out += "\r\nLink: ";
-    out += base_path_links;
+    out += links;
   }
   out += "\r\nRequest-Id: ";
   out += request_id;
@@ -145,7 +144,6 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
       "Content-Security-Policy: default-src 'self'; img-src 'self' data:; style-src 'self' "
       "'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
   if (!keep_alive) out += "\r\nConnection: close";
-  (void)head_only_method;
   out += "\r\n\r\n";
 }
 
@@ -184,7 +182,7 @@ struct Server::Impl {
   asio::awaitable<void> write_reply(beast::tcp_stream& stream, const Reply& reply,
                                     std::string_view request_id, bool keep_alive,
                                     std::string& head, beast::error_code& ec_out) {
-    serialize_head(head, reply, request_id, links, keep_alive, false);
+    serialize_head(head, reply, request_id, links, keep_alive);
     stream.expires_after(options.header_timeout);
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::const_buffer{}};
     if (reply.send_body && reply.body) buffers[1] = asio::buffer(*reply.body);
@@ -211,7 +209,7 @@ struct Server::Impl {
           header_limit_hits.fetch_add(1);
           const std::string id = new_request_id();
           const Reply r = handler.problem(
-              431, "API005",
+              "API005",
               "the request line and headers exceed " + std::to_string(options.max_header_bytes) +
                   " bytes",
               "", id);
@@ -224,7 +222,7 @@ struct Server::Impl {
                    buffer.size() > 0) {
           const std::string id = new_request_id();
           const Reply r =
-              handler.problem(400, "API007", "the request is not valid HTTP/1.1: " + ec.message(),
+              handler.problem("API007", "the request is not valid HTTP/1.1: " + ec.message(),
                               "", id);
           beast::error_code wec;
           co_await write_reply(stream, r, id, false, head, wec);

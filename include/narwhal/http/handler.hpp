@@ -58,8 +58,8 @@ class Handler {
 
   [[nodiscard]] Reply handle(const Request& request) const;
   // A problem reply for errors found before routing (bad request line, headers too large).
-  [[nodiscard]] Reply problem(int status_hint, std::string code, std::string detail,
-                              std::string_view instance, std::string_view request_id) const;
+  [[nodiscard]] Reply problem(std::string code, std::string detail, std::string_view instance,
+                              std::string_view request_id) const;
   [[nodiscard]] bool ready() const;
 
   struct CacheStats {
