@@ -116,6 +116,9 @@ Client::Client(Endpoint endpoint, std::chrono::milliseconds timeout)
   c->set_read_timeout(timeout_);
   c->set_write_timeout(timeout_);
   c->set_keep_alive(true);
+  // cpp-httplib would send the socket path as Host for unix sockets, which the engine (Go's
+  // net/http) rejects with 400 "malformed Host header"; the docker CLI sends a plain name too.
+  if (endpoint_.kind == Endpoint::Kind::unix_socket) c->set_default_headers({{"Host", "docker"}});
   transport_->http = std::move(c);
 }
 
