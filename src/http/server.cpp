@@ -152,7 +152,7 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
 struct Server::Impl {
   ServerOptions options;
   const Handler& handler;
-  asio::io_context ioc;
+  asio::io_context ioc;  // constructed with the thread count as its concurrency hint
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -164,11 +164,16 @@ struct Server::Impl {
   bool done = false;
   std::uint16_t bound_port = 0;
 
-  Impl(ServerOptions o, const Handler& h) : options(std::move(o)), handler(h) {}
+  Impl(ServerOptions o, const Handler& h)
+      : options(std::move(o)), handler(h), ioc(static_cast<int>(std::max(1U, options.threads))) {}
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+      // With one thread nothing can run concurrently: a strand would only cost dispatches.
+      const asio::any_io_executor ex = options.threads > 1
+                                           ? asio::any_io_executor(asio::make_strand(ioc))
+                                           : asio::any_io_executor(ioc.get_executor());
+      auto [ec, socket] = co_await acceptor.async_accept(ex, kTuple);
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         util::log::warn("accept failed", {{"error", ec.message()}});
