@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine and runs every test: the unit suites and the integration
+# suite against a real dockerd in swarm mode, first in a normal build, then in an
+# AddressSanitizer + UndefinedBehaviorSanitizer build. Needs root (or sudo) for dockerd.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test || exit 1
+
+total_ok=0
+total_fail=0
+run_suite() {  # <build dir> <label>
+  local dir=$1 label=$2
+  echo "== $label: meson test"
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+  local rc=$?
+  local counts
+  counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = fail = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
+        ok += 1
+    else:
+        fail += 1
+print(ok, fail)
+PY
+)
+  total_ok=$((total_ok + ${counts% *}))
+  total_fail=$((total_fail + ${counts#* }))
+  return $rc
+}
+
+status=0
+if [ ! -d build ]; then
+  meson setup build --wrap-mode=nofallback >/dev/null || exit 1
+fi
+ninja -C build || exit 1
+run_suite build "debugoptimized build" || status=1
+
+if [ ! -d build-asan ]; then
+  meson setup build-asan --wrap-mode=nofallback -Db_sanitize=address,undefined \
+    -Db_lundef=false >/dev/null || exit 1
+fi
+ninja -C build-asan || exit 1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite build-asan "ASan+UBSan build" || status=1
+
+echo "tests: $total_ok passed, $total_fail failed"
+exit $status
