@@ -77,6 +77,29 @@ bool contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+// Whether `service` references the config, secret, network or volume `o`.
+bool service_uses(const Object& service, const Object& o) {
+  switch (o.kind) {
+    case Kind::config: return contains(service.config_ids, o.id);
+    case Kind::secret: return contains(service.secret_ids, o.id);
+    // Services name networks by ID, or by name when created through the API loosely.
+    case Kind::network:
+      return contains(service.network_ids, o.id) || contains(service.network_ids, o.name);
+    case Kind::volume: return contains(service.volume_names, o.id);
+    default: return false;
+  }
+}
+
+// A reference to `o` (newest timestamp folded into `newest`), or null.
+void ref_or_null(std::string& out, const Site& site, const Object* o, std::int64_t& newest) {
+  if (o == nullptr) {
+    out += "null";
+    return;
+  }
+  ref(out, site, o->kind, o->id, o->name);
+  newest = std::max(newest, o->updated);
+}
+
 }  // namespace
 
 Body render_object(const state::Snapshot& snap, const Object& o, bool detail, const Site& site) {
@@ -101,52 +124,21 @@ Body render_object(const state::Snapshot& snap, const Object& o, bool detail, co
       util::append_json_string(out, node ? std::string_view(node->name) : std::string_view{});
       if (detail) {
         out += ",\"service\":";
-        if (svc != nullptr) {
-          ref(out, site, Kind::service, svc->id, svc->name);
-          body.last_modified = std::max(body.last_modified, svc->updated);
-        } else {
-          out += "null";
-        }
+        ref_or_null(out, site, svc, body.last_modified);
         out += ",\"node\":";
-        if (node != nullptr) {
-          ref(out, site, Kind::node, node->id, node->name);
-          body.last_modified = std::max(body.last_modified, node->updated);
-        } else {
-          out += "null";
-        }
+        ref_or_null(out, site, node, body.last_modified);
       }
       break;
     }
     case Kind::config:
-      if (detail) {
-        out.push_back(',');
-        used_by(out, snap, site, [&](const Object& s) { return contains(s.config_ids, o.id); },
-                body.last_modified);
-      }
-      break;
     case Kind::secret:
-      if (detail) {
-        out.push_back(',');
-        used_by(out, snap, site, [&](const Object& s) { return contains(s.secret_ids, o.id); },
-                body.last_modified);
-      }
-      break;
     case Kind::network:
-      if (detail) {
-        out.push_back(',');
-        // Services name networks by ID, or by name when created through the API loosely.
-        used_by(out, snap, site,
-                [&](const Object& s) {
-                  return contains(s.network_ids, o.id) || contains(s.network_ids, o.name);
-                },
-                body.last_modified);
-      }
-      break;
     case Kind::volume:
       if (detail) {
         out.push_back(',');
-        used_by(out, snap, site, [&](const Object& s) { return contains(s.volume_names, o.id); },
-                body.last_modified);
+        used_by(
+            out, snap, site, [&](const Object& svc) { return service_uses(svc, o); },
+            body.last_modified);
       }
       break;
     default: break;
@@ -244,8 +236,7 @@ std::string render_cluster(const state::Snapshot& snap, const Site& site, bool r
     const Kind kind = static_cast<Kind>(k);
     if (k > 0) out.push_back(',');
     key(out, state::kind_collection(kind));
-    const std::size_t n =
-        kind == Kind::stack ? snap.stacks->size() : snap.table(kind).items.size();
+    const std::size_t n = kind == Kind::stack ? snap.stacks->size() : snap.table(kind).items.size();
     out += std::to_string(n);
   }
   out += "},\"tasksByState\":{";

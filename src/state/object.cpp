@@ -26,11 +26,15 @@ constexpr std::array<KindNames, kKinds> kNames{{
 }};
 }  // namespace
 
-std::string_view kind_name(Kind k) noexcept { return kNames.at(static_cast<std::size_t>(k)).name; }
+std::string_view kind_name(Kind k) noexcept {
+  return kNames.at(static_cast<std::size_t>(k)).name;
+}
 std::string_view kind_collection(Kind k) noexcept {
   return kNames.at(static_cast<std::size_t>(k)).collection;
 }
-std::string_view kind_type(Kind k) noexcept { return kNames.at(static_cast<std::size_t>(k)).type; }
+std::string_view kind_type(Kind k) noexcept {
+  return kNames.at(static_cast<std::size_t>(k)).type;
+}
 
 std::optional<Kind> kind_from_collection(std::string_view s) noexcept {
   for (std::size_t i = 0; i < kKinds; ++i) {
@@ -104,11 +108,16 @@ std::string minify(const Value& v) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-void fill_node(Object& o, const Value& v) {
+// ID, version and timestamps: every swarm object (not networks and volumes) has them.
+void fill_swarm_meta(Object& o, const Value& v) {
   o.id = str(member(v, "ID"));
   o.version = uint_of(path(v, {"Version", "Index"}));
   o.created = time_of(member(v, "CreatedAt"));
   o.updated = time_of(member(v, "UpdatedAt"));
+}
+
+void fill_node(Object& o, const Value& v) {
+  fill_swarm_meta(o, v);
   o.labels = labels_of(path(v, {"Spec", "Labels"}));
   o.role = str(path(v, {"Spec", "Role"}));
   o.availability = str(path(v, {"Spec", "Availability"}));
@@ -123,10 +132,7 @@ void fill_node(Object& o, const Value& v) {
 }
 
 void fill_service(Object& o, const Value& v) {
-  o.id = str(member(v, "ID"));
-  o.version = uint_of(path(v, {"Version", "Index"}));
-  o.created = time_of(member(v, "CreatedAt"));
-  o.updated = time_of(member(v, "UpdatedAt"));
+  fill_swarm_meta(o, v);
   o.name = str(path(v, {"Spec", "Name"}));
   o.labels = labels_of(path(v, {"Spec", "Labels"}));
   const Value* spec = member(v, "Spec");
@@ -149,7 +155,8 @@ void fill_service(Object& o, const Value& v) {
   }
   if (spec != nullptr) {
     // Networks moved from Spec.Networks to Spec.TaskTemplate.Networks; engines may send either.
-    for (const Value* nets : {path(*spec, {"TaskTemplate", "Networks"}), member(*spec, "Networks")}) {
+    for (const Value* nets :
+         {path(*spec, {"TaskTemplate", "Networks"}), member(*spec, "Networks")}) {
       if (nets == nullptr || !nets->IsArray()) continue;
       for (const auto& n : nets->GetArray()) o.network_ids.push_back(str(member(n, "Target")));
     }
@@ -170,10 +177,7 @@ void fill_service(Object& o, const Value& v) {
 }
 
 void fill_task(Object& o, const Value& v) {
-  o.id = str(member(v, "ID"));
-  o.version = uint_of(path(v, {"Version", "Index"}));
-  o.created = time_of(member(v, "CreatedAt"));
-  o.updated = time_of(member(v, "UpdatedAt"));
+  fill_swarm_meta(o, v);
   o.labels = labels_of(member(v, "Labels"));
   o.service_id = str(member(v, "ServiceID"));
   o.node_id = str(member(v, "NodeID"));
@@ -199,10 +203,7 @@ void fill_task(Object& o, const Value& v) {
 }
 
 void fill_named(Object& o, const Value& v) {  // configs and secrets
-  o.id = str(member(v, "ID"));
-  o.version = uint_of(path(v, {"Version", "Index"}));
-  o.created = time_of(member(v, "CreatedAt"));
-  o.updated = time_of(member(v, "UpdatedAt"));
+  fill_swarm_meta(o, v);
   o.name = str(path(v, {"Spec", "Name"}));
   o.labels = labels_of(path(v, {"Spec", "Labels"}));
 }
