@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
   std::filesystem::path demo_dir;
   if (cfg.demo) {
     std::error_code ec;
-    demo_dir = std::filesystem::temp_directory_path(ec) /
-               ("narwhal-demo-" + std::to_string(::getpid()));
+    demo_dir =
+        std::filesystem::temp_directory_path(ec) / ("narwhal-demo-" + std::to_string(::getpid()));
     std::filesystem::create_directories(demo_dir, ec);
     nw::sim::Options so;
     so.socket_path = (demo_dir / "engine.sock").string();

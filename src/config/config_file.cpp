@@ -38,42 +38,28 @@ std::string read_whole_file(const std::string& path, const std::string& label) {
 
 std::string_view describe(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
     case toml::node_type::date:
     case toml::node_type::time:
-    case toml::node_type::date_time:
-      return "a date or time";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::none:
-      break;
+    case toml::node_type::date_time: return "a date or time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::none: break;
   }
   return "nothing";
 }
 
 std::string_view expected(Kind kind) {
   switch (kind) {
-    case Kind::text:
-      return "a string";
-    case Kind::count:
-      return "an integer";
-    case Kind::number:
-      return "a number";
-    case Kind::duration:
-      return "a duration string such as \"15s\" or an integer of milliseconds";
-    case Kind::flag:
-      return "true or false";
-    case Kind::list:
-      return "a string or an array of strings";
+    case Kind::text: return "a string";
+    case Kind::count: return "an integer";
+    case Kind::number: return "a number";
+    case Kind::duration: return "a duration string such as \"15s\" or an integer of milliseconds";
+    case Kind::flag: return "true or false";
+    case Kind::list: return "a string or an array of strings";
   }
   return "a value";
 }

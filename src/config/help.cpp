@@ -83,6 +83,8 @@ std::string help_text() {
   return out;
 }
 
-std::string_view version() { return NARWHAL_VERSION; }
+std::string_view version() {
+  return NARWHAL_VERSION;
+}
 
 }  // namespace narwhal::config

@@ -76,14 +76,10 @@ std::string show_threads(const Config& config) {
 
 std::string show_log_level(const Config& config) {
   switch (config.log_level) {
-    case LogLevel::debug:
-      return "debug";
-    case LogLevel::info:
-      return "info";
-    case LogLevel::warn:
-      return "warn";
-    case LogLevel::error:
-      return "error";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
   }
   return "?";
 }
@@ -97,7 +93,9 @@ std::string show_demo_services(const Config& config) {
                                    : std::to_string(config.demo_services);
 }
 
-std::string show_demo_churn(const Config& config) { return format_number(config.demo_churn); }
+std::string show_demo_churn(const Config& config) {
+  return format_number(config.demo_churn);
+}
 
 void apply_listen(Config& config, const Value& value) {
   parse_listen(value.origin, value.text, config.listen_host, config.listen_port);
@@ -383,7 +381,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::span<const Option> options() { return kOptions; }
+std::span<const Option> options() {
+  return kOptions;
+}
 
 std::string env_name(const Option& option) {
   std::string out = "NARWHAL_";
@@ -393,7 +393,9 @@ std::string env_name(const Option& option) {
   return out;
 }
 
-std::string key_name(const Option& option) { return replace_all(option.name, '-', '_'); }
+std::string key_name(const Option& option) {
+  return replace_all(option.name, '-', '_');
+}
 
 const Option* closest_option(std::string_view spelled) {
   const std::string normalised = replace_all(spelled, '_', '-');

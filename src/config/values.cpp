@@ -34,9 +34,13 @@ constexpr std::array<DurationUnit, 5> kDurationUnits{{
     {"h", 60LL * 60 * 1000},
 }};
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
-bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_alnum(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 bool all_digits(std::string_view text) {
   if (text.empty()) return false;

@@ -150,7 +150,8 @@ Result<std::string> Client::negotiate() {
   auto ping = transport_->http->Get("/_ping");
   if (!ping) return util::Unexpected{transport_error(ping.error())};
   if (ping->status != 200) {
-    return util::Unexpected{Error{ErrorKind::http_status, ping->status, engine_message(ping->body)}};
+    return util::Unexpected{
+        Error{ErrorKind::http_status, ping->status, engine_message(ping->body)}};
   }
   std::string engine_version = ping->get_header_value("Api-Version");
   if (engine_version.empty()) {
@@ -161,7 +162,8 @@ Result<std::string> Client::negotiate() {
     doc.Parse(ver->body.data(), ver->body.size());
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("ApiVersion") ||
         !doc["ApiVersion"].IsString()) {
-      return util::Unexpected{Error{ErrorKind::bad_body, ver->status, "/version has no ApiVersion"}};
+      return util::Unexpected{
+          Error{ErrorKind::bad_body, ver->status, "/version has no ApiVersion"}};
     }
     engine_version = doc["ApiVersion"].GetString();
   }
@@ -233,6 +235,8 @@ Result<util::Ok> Client::stream_events(std::string_view query, std::chrono::mill
   return util::Unexpected{Error{ErrorKind::unreachable, 0, "events stream ended"}};
 }
 
-void Client::stop() { transport_->http->stop(); }
+void Client::stop() {
+  transport_->http->stop();
+}
 
 }  // namespace narwhal::engine

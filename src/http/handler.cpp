@@ -107,9 +107,9 @@ struct Handler::Impl {
     r.status = c.status;
     r.content_type = kProblemType;
     r.cache_control = kNoStore;
-    r.body = std::make_shared<const std::string>(render::render_problem(
-        {std::move(code), std::move(detail), std::move(candidates)}, instance, request_id,
-        settings.base_path));
+    r.body = std::make_shared<const std::string>(
+        render::render_problem({std::move(code), std::move(detail), std::move(candidates)},
+                               instance, request_id, settings.base_path));
     return r;
   }
 
@@ -224,8 +224,9 @@ Reply Handler::Impl::handle(const Request& rq) const {
     return r;
   }
   if (!read_method) {
-    Reply r = problem("API002", "method " + std::string(rq.method.substr(0, 32)) +
-                                    " is not allowed: narwhal is read-only (GET, HEAD, OPTIONS)",
+    Reply r = problem("API002",
+                      "method " + std::string(rq.method.substr(0, 32)) +
+                          " is not allowed: narwhal is read-only (GET, HEAD, OPTIONS)",
                       raw_path, rq.request_id);
     r.headers.emplace_back("Allow", "GET, HEAD, OPTIONS");
     return r;
@@ -286,14 +287,15 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
         return m.type == "text" && m.subtype == "event-stream" && m.q > 0;
       });
       if (wants_sse) {
-        return problem("API001", std::string(path) + " does not stream Server-Sent Events",
-                       path, rq.request_id);
+        return problem("API001", std::string(path) + " does not stream Server-Sent Events", path,
+                       rq.request_id);
       }
     }
     Reply p = problem("API003",
-                      std::string(path) + " offers application/json, application/ld+json, "
-                                          "application/vnd.narwhal.v1+json and "
-                                          "application/vnd.cetacean.v1+json",
+                      std::string(path) +
+                          " offers application/json, application/ld+json, "
+                          "application/vnd.narwhal.v1+json and "
+                          "application/vnd.cetacean.v1+json",
                       path, rq.request_id);
     p.vary_accept = true;
     return p;
@@ -302,13 +304,15 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
   if (segs.empty()) {
     const auto rep = negotiate(std::nullopt);
     if (!rep) return not_acceptable(std::nullopt);
-    const auto entry = cached("/", Deps{}, [&] { return render::Body{render::render_index(site), 0}; });
+    const auto entry = cached("/", Deps{}, [&] {
+      return render::Body{render::render_index(site), 0};
+    });
     return respond(rq, *rep, *entry);
   }
 
   // Collections and the singletons, first exactly, then with an extension stripped.
-  auto top_level = [&](std::string_view name, std::optional<Representation> ext)
-      -> std::optional<Reply> {
+  auto top_level = [&](std::string_view name,
+                       std::optional<Representation> ext) -> std::optional<Reply> {
     std::optional<Reply> out;
     const bool single = segs.size() == 1;
     if (single && (name == "cluster" || name == "swarm")) {
@@ -409,9 +413,8 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
     self += '?';
     self += query;
   }
-  const Deps d = kind == Kind::stack ? deps_of(*snap, {Kind::stack})
-                 : kind == Kind::task
-                     ? deps_of(*snap, {Kind::task, Kind::service, Kind::node})
+  const Deps d = kind == Kind::stack     ? deps_of(*snap, {Kind::stack})
+                 : kind == Kind::task    ? deps_of(*snap, {Kind::task, Kind::service, Kind::node})
                  : kind == Kind::service ? deps_of(*snap, {Kind::service, Kind::task})
                                          : deps_of(*snap, {kind});
   // Scoped task lists are keyed by the owner's canonical ID, so a name and an ID share bytes
@@ -440,9 +443,8 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
   return respond(rq, rep, *entry);
 }
 
-Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind,
-                            std::string_view key, std::string_view path,
-                            const state::SnapshotPtr& snap) const {
+Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, std::string_view key,
+                            std::string_view path, const state::SnapshotPtr& snap) const {
   const auto domain = std::string(code_domain(kind));
   const auto kname = std::string(state::kind_name(kind));
   if (kind == Kind::stack) {
@@ -505,8 +507,7 @@ Reply Handler::handle(const Request& request) const {
   const auto& origins = impl_->settings.cors_origins;
   if (!request.origin.empty() && !origins.empty()) {
     const bool any = std::find(origins.begin(), origins.end(), "*") != origins.end();
-    const bool listed =
-        std::find(origins.begin(), origins.end(), request.origin) != origins.end();
+    const bool listed = std::find(origins.begin(), origins.end(), request.origin) != origins.end();
     if (any || listed) {
       r.headers.emplace_back("Access-Control-Allow-Origin",
                              any ? std::string("*") : std::string(request.origin));
@@ -529,7 +530,9 @@ Reply Handler::problem(std::string code, std::string detail, std::string_view in
   return impl_->problem(std::move(code), std::move(detail), instance, request_id);
 }
 
-bool Handler::ready() const { return impl_->ready(*impl_->store.snapshot()); }
+bool Handler::ready() const {
+  return impl_->ready(*impl_->store.snapshot());
+}
 
 Handler::CacheStats Handler::cache_stats() const {
   const std::shared_lock lock(impl_->cache_mutex);

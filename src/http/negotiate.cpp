@@ -115,8 +115,8 @@ std::optional<Representation> choose(std::string_view accept,
     int spec = -1;
     double q = 0.0;
     for (const auto& range : ranges) {
-      const bool match = range.type == "*" || (range.type == type &&
-                                                (range.subtype == "*" || range.subtype == sub));
+      const bool match = range.type == "*" ||
+                         (range.type == type && (range.subtype == "*" || range.subtype == sub));
       if (match && range.specificity > spec) {
         spec = range.specificity;
         q = range.q;

@@ -1,5 +1,6 @@
 #include "narwhal/http/server.hpp"
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,8 +16,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -156,8 +155,7 @@ struct Server::Impl {
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
-  std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0},
-      timeouts{0};
+  std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0};
   std::string links;
   std::mutex done_mutex;
   std::condition_variable done_cv;
@@ -185,8 +183,8 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> write_reply(beast::tcp_stream& stream, const Reply& reply,
-                                    std::string_view request_id, bool keep_alive,
-                                    std::string& head, beast::error_code& ec_out) {
+                                    std::string_view request_id, bool keep_alive, std::string& head,
+                                    beast::error_code& ec_out) {
     serialize_head(head, reply, request_id, links, keep_alive);
     stream.expires_after(options.header_timeout);
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::const_buffer{}};
@@ -213,11 +211,10 @@ struct Server::Impl {
         if (ec == bhttp::error::header_limit) {
           header_limit_hits.fetch_add(1);
           const std::string id = new_request_id();
-          const Reply r = handler.problem(
-              "API005",
-              "the request line and headers exceed " + std::to_string(options.max_header_bytes) +
-                  " bytes",
-              "", id);
+          const Reply r = handler.problem("API005",
+                                          "the request line and headers exceed " +
+                                              std::to_string(options.max_header_bytes) + " bytes",
+                                          "", id);
           beast::error_code wec;
           co_await write_reply(stream, r, id, false, head, wec);
         } else if (ec == beast::error::timeout) {
@@ -226,9 +223,8 @@ struct Server::Impl {
                    ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&
                    buffer.size() > 0) {
           const std::string id = new_request_id();
-          const Reply r =
-              handler.problem("API007", "the request is not valid HTTP/1.1: " + ec.message(),
-                              "", id);
+          const Reply r = handler.problem(
+              "API007", "the request is not valid HTTP/1.1: " + ec.message(), "", id);
           beast::error_code wec;
           co_await write_reply(stream, r, id, false, head, wec);
         }
@@ -277,7 +273,8 @@ void Server::start() {
   if (i.links.empty()) set_links_base("");
   beast::error_code ec;
   const auto address = asio::ip::make_address(i.options.host, ec);
-  if (ec) throw std::runtime_error("listen address \"" + i.options.host + "\" is not an IP address");
+  if (ec)
+    throw std::runtime_error("listen address \"" + i.options.host + "\" is not an IP address");
   const tcp::endpoint ep{address, i.options.port};
   i.acceptor.open(ep.protocol(), ec);
   if (!ec) i.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -298,7 +295,9 @@ void Server::set_links_base(std::string_view base_path) {
                  std::string(base_path) + "/api/context.jsonld>; rel=\"describedby\"";
 }
 
-std::uint16_t Server::port() const noexcept { return impl_->bound_port; }
+std::uint16_t Server::port() const noexcept {
+  return impl_->bound_port;
+}
 
 void Server::stop() {
   auto& i = *impl_;

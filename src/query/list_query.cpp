@@ -72,8 +72,8 @@ std::optional<QueryError> parse_list_query(Kind kind, const std::vector<Param>& 
     } else if (p.name == "offset") {
       const auto v = util::parse_uint(p.value);
       if (!v) {
-        return QueryError{"API006", "offset " + quoted(p.value) +
-                                        " is not valid: use a whole number, 0 or more"};
+        return QueryError{
+            "API006", "offset " + quoted(p.value) + " is not valid: use a whole number, 0 or more"};
       }
       out.offset = static_cast<std::size_t>(std::min<std::uint64_t>(*v, SIZE_MAX / 2));
       out.explicit_paging = true;

@@ -23,8 +23,7 @@ const std::vector<ErrorCode>& error_registry() {
       {"API005", 431, "Request header fields too large",
        "The request line and headers are over the server's limit.",
        "Send fewer or shorter headers (cookies are the usual cause)."},
-      {"API006", 400, "Bad query parameter",
-       "A query parameter has a value the server cannot use.",
+      {"API006", 400, "Bad query parameter", "A query parameter has a value the server cannot use.",
        "Correct the parameter as the detail says."},
       {"API007", 400, "Bad request", "The request is not valid HTTP or its target is malformed.",
        "Check the request line and percent-encoding."},
@@ -64,21 +63,19 @@ const std::vector<ErrorCode>& error_registry() {
        "Use one of the candidates' full IDs."},
       {"SEC002", 404, "Secret not found", "No secret has this ID, ID prefix or name.",
        "List /secrets to find it."},
-      {"NET001", 409, "Ambiguous network",
-       "The ID prefix or name matches more than one network.",
+      {"NET001", 409, "Ambiguous network", "The ID prefix or name matches more than one network.",
        "Use one of the candidates' full IDs."},
       {"NET002", 404, "Network not found", "No network has this ID, ID prefix or name.",
        "List /networks to find it."},
-      {"VOL002", 404, "Volume not found", "No volume has this name.",
-       "List /volumes to find it."},
+      {"VOL002", 404, "Volume not found", "No volume has this name.", "List /volumes to find it."},
   };
   return kCodes;
 }
 
 const ErrorCode& error_code(std::string_view code) {
   const auto& codes = error_registry();
-  const auto it = std::find_if(codes.begin(), codes.end(),
-                               [&](const ErrorCode& c) { return c.code == code; });
+  const auto it =
+      std::find_if(codes.begin(), codes.end(), [&](const ErrorCode& c) { return c.code == code; });
   if (it == codes.end()) {
     std::fprintf(stderr, "%s:%d: unregistered error code %.*s\n", __FILE__, __LINE__,
                  static_cast<int>(code.size()), code.data());
@@ -87,8 +84,8 @@ const ErrorCode& error_code(std::string_view code) {
   return *it;
 }
 
-std::string render_problem(const Problem& p, std::string_view instance,
-                           std::string_view request_id, std::string_view base_path) {
+std::string render_problem(const Problem& p, std::string_view instance, std::string_view request_id,
+                           std::string_view base_path) {
   const ErrorCode& c = error_code(p.code);
   std::string out;
   out.reserve(256 + p.detail.size());

@@ -25,7 +25,9 @@ const std::string& name_of(const Service& service) {
   return service.spec.name;
 }
 
-std::string singular(std::string_view kind) { return std::string(kind.substr(0, kind.size() - 1)); }
+std::string singular(std::string_view kind) {
+  return std::string(kind.substr(0, kind.size() - 1));
+}
 
 Reply lookup_error(std::string_view kind, std::string_view ref, const auto& lookup) {
   if (lookup.found == Found::kAmbiguous) {

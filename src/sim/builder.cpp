@@ -191,17 +191,13 @@ void SwarmBuilder::end(Task& t, TaskState state) {
       t.err = "task: non-zero exit (1)";
       t.exit_code = 1;
       break;
-    case TaskState::kComplete:
-      t.message = "finished";
-      break;
+    case TaskState::kComplete: t.message = "finished"; break;
     case TaskState::kRejected:
       t.message = "preparing";
       t.err = "No such image: " + t.spec->tmpl.image;
       t.container_id.clear();
       break;
-    default:
-      t.message = "shutdown";
-      break;
+    default: t.message = "shutdown"; break;
   }
   swarm_.touch(t, now);
 }

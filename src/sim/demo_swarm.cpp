@@ -11,8 +11,12 @@ namespace {
 constexpr Nanos kThreeDays = 3 * 24 * 3600 * kNanosPerSecond;
 constexpr Nanos kBuildStep = 90 * kNanosPerSecond;
 
-FileRef file(const Config& c, std::string target) { return {c.id, c.name, std::move(target)}; }
-FileRef file(const Secret& s) { return {s.id, s.name, s.name}; }
+FileRef file(const Config& c, std::string target) {
+  return {c.id, c.name, std::move(target)};
+}
+FileRef file(const Secret& s) {
+  return {s.id, s.name, s.name};
+}
 
 void attach(ServiceSpec& spec, const Network& network, std::string alias) {
   spec.task.networks.push_back({network.id, std::move(alias)});

@@ -83,7 +83,9 @@ Engine::Engine(Options options) : impl_(std::make_unique<Impl>(options)) {
   ctx.orchestrator.adopt();
 }
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+  stop();
+}
 
 void Engine::start() {
   Impl& impl = *impl_;
@@ -182,11 +184,17 @@ void Engine::stop() {
   }
 }
 
-std::string Engine::docker_host() const { return "unix://" + impl_->ctx.options.socket_path; }
+std::string Engine::docker_host() const {
+  return "unix://" + impl_->ctx.options.socket_path;
+}
 
-void Engine::set_faults(const Faults& faults) { impl_->ctx.faults.set(faults); }
+void Engine::set_faults(const Faults& faults) {
+  impl_->ctx.faults.set(faults);
+}
 
-void Engine::drop_event_streams() { impl_->ctx.bus.drop_streams(); }
+void Engine::drop_event_streams() {
+  impl_->ctx.bus.drop_streams();
+}
 
 bool Engine::scale_service(const std::string& name, std::uint64_t replicas) {
   std::lock_guard lock(impl_->ctx.model_mutex);

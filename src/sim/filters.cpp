@@ -27,8 +27,7 @@ std::string go_syntax_error(std::string_view json, const rapidjson::Document& do
       return "invalid character '" + c + "' after array element";
     case rapidjson::kParseErrorDocumentRootNotSingular:
       return "invalid character '" + c + "' after top-level value";
-    default:
-      return "invalid character '" + c + "' looking for beginning of value";
+    default: return "invalid character '" + c + "' looking for beginning of value";
   }
 }
 
@@ -64,7 +63,9 @@ std::optional<std::string> Filters::parse(std::string_view json, Filters& out) {
   return std::nullopt;
 }
 
-bool Filters::has(std::string_view key) const { return values_.find(key) != values_.end(); }
+bool Filters::has(std::string_view key) const {
+  return values_.find(key) != values_.end();
+}
 
 const std::vector<std::string>& Filters::get(std::string_view key) const {
   static const std::vector<std::string> kNone;

@@ -19,8 +19,12 @@ std::string IdSource::hex_id() {
   return id;
 }
 
-std::uint64_t IdSource::below(std::uint64_t n) { return n == 0 ? 0 : rng_() % n; }
+std::uint64_t IdSource::below(std::uint64_t n) {
+  return n == 0 ? 0 : rng_() % n;
+}
 
-double IdSource::unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+double IdSource::unit() {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
 
 }  // namespace narwhal::sim

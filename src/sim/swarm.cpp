@@ -34,7 +34,9 @@ std::optional<TaskState> parse_task_state(std::string_view name) {
   return std::nullopt;
 }
 
-bool is_terminal(TaskState state) { return state > TaskState::kRunning; }
+bool is_terminal(TaskState state) {
+  return state > TaskState::kRunning;
+}
 
 std::string task_name(const Task& task) {
   std::string name = task.service_name;

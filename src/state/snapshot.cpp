@@ -5,7 +5,9 @@
 namespace narwhal::state {
 
 namespace {
-bool id_less(const ObjectPtr& o, std::string_view id) { return o->id < id; }
+bool id_less(const ObjectPtr& o, std::string_view id) {
+  return o->id < id;
+}
 }  // namespace
 
 const Object* Table::find(std::string_view id) const noexcept {

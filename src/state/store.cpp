@@ -126,7 +126,8 @@ void diff_stacks(const StackList& before, const StackList& after,
   auto a = after.begin();
   auto record = [&](const Stack* old, const Stack* cur, Action action) {
     const std::string& name = cur != nullptr ? cur->name : old->name;
-    entries.push_back(HistoryEntry{0, now, Kind::stack, action, name, name, stack_summary(old, cur)});
+    entries.push_back(
+        HistoryEntry{0, now, Kind::stack, action, name, name, stack_summary(old, cur)});
   };
   while (b != before.end() || a != after.end()) {
     if (a == after.end() || (b != before.end() && b->name < a->name)) {
@@ -192,9 +193,7 @@ Applied apply(const SnapshotPtr& before, const Change& change, std::int64_t now)
       changed = true;
     }
   }
-  auto kind_changed = [&](Kind k) {
-    return next->generation_of(k) != before->generation_of(k);
-  };
+  auto kind_changed = [&](Kind k) { return next->generation_of(k) != before->generation_of(k); };
   if (kind_changed(Kind::service) || kind_changed(Kind::task)) next->tallies = tally(*next);
   if (kind_changed(Kind::service) || kind_changed(Kind::config) || kind_changed(Kind::secret) ||
       kind_changed(Kind::network) || kind_changed(Kind::volume)) {
@@ -246,7 +245,9 @@ void Store::set_engine(EngineState engine) {
   publish(std::move(next), none);
 }
 
-void Store::set_listener(Listener listener) { listener_ = std::move(listener); }
+void Store::set_listener(Listener listener) {
+  listener_ = std::move(listener);
+}
 
 void Store::publish(SnapshotPtr next, std::vector<HistoryEntry>& entries) {
   if (!entries.empty()) history_.append(entries);

@@ -8,8 +8,9 @@ namespace {
 
 void arrow(std::vector<std::string>& parts, const char* what, const std::string& a,
            const std::string& b) {
-  if (a != b) parts.push_back(std::string(what) + " " + (a.empty() ? "none" : a) + " → " +
-                              (b.empty() ? "none" : b));
+  if (a != b)
+    parts.push_back(std::string(what) + " " + (a.empty() ? "none" : a) + " → " +
+                    (b.empty() ? "none" : b));
 }
 
 std::string join(const std::vector<std::string>& parts) {
@@ -39,7 +40,8 @@ std::string summarise(const Object* before, const Object* after) {
   if (before == nullptr && after == nullptr) return {};
   if (after == nullptr) return std::string(kind_name(before->kind)) + " removed";
   if (before == nullptr) {
-    if (after->kind == Kind::task) return "task created: " + task_state(*after) + task_detail(*after);
+    if (after->kind == Kind::task)
+      return "task created: " + task_state(*after) + task_detail(*after);
     if (after->kind == Kind::service && after->mode == "replicated") {
       return "service created: " + std::to_string(after->replicas) + " replicas of " + after->image;
     }
@@ -59,7 +61,8 @@ std::string summarise(const Object* before, const Object* after) {
       arrow(parts, "state", before->state, after->state);
       arrow(parts, "availability", before->availability, after->availability);
       arrow(parts, "role", before->role, after->role);
-      if (before->leader != after->leader) parts.push_back(after->leader ? "became leader" : "lost leadership");
+      if (before->leader != after->leader)
+        parts.push_back(after->leader ? "became leader" : "lost leadership");
       break;
     case Kind::task:
       if (before->state != after->state) {

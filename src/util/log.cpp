@@ -31,7 +31,9 @@ void configure(Level min_level, bool json) {
   g_json = json;
 }
 
-bool enabled(Level level) noexcept { return static_cast<int>(level) >= g_min_level.load(); }
+bool enabled(Level level) noexcept {
+  return static_cast<int>(level) >= g_min_level.load();
+}
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;

@@ -42,8 +42,8 @@ std::int64_t days_from_civil(int y, int m, int d) noexcept {
 
 std::optional<std::int64_t> parse_rfc3339(std::string_view s) noexcept {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) ||
-      s[7] != '-' || !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
       !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
       !digits(s, 17, 2, se)) {
     return std::nullopt;

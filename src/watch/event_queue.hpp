@@ -46,7 +46,8 @@ class EventQueue {
   void wait_and_take(std::chrono::steady_clock::time_point deadline, std::deque<engine::Event>& out,
                      std::optional<std::string>& closed) {
     std::unique_lock lock(mutex_);
-    cv_.wait_until(lock, deadline, [&] { return !events_.empty() || closed_.has_value() || woken_; });
+    cv_.wait_until(lock, deadline,
+                   [&] { return !events_.empty() || closed_.has_value() || woken_; });
     woken_ = false;
     out.swap(events_);
     events_.clear();

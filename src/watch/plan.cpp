@@ -45,8 +45,10 @@ bool add_to_plan(const engine::Event& ev, Plan& plan) {
 }
 
 std::string events_query(std::int64_t since_nano) {
-  std::string q = "filters=" + util::percent_encode(
-      R"({"type":["service","node","config","secret","network","volume","container"]})");
+  std::string q =
+      "filters=" +
+      util::percent_encode(
+          R"({"type":["service","node","config","secret","network","volume","container"]})");
   if (since_nano > 0) {
     const std::int64_t secs = since_nano / 1'000'000'000;
     const std::int64_t nanos = since_nano % 1'000'000'000;
@@ -69,7 +71,9 @@ std::string filter_json(std::string_view key, std::string_view value) {
 }
 }  // namespace
 
-std::string list_path(Kind kind) { return "/" + std::string(state::kind_collection(kind)); }
+std::string list_path(Kind kind) {
+  return "/" + std::string(state::kind_collection(kind));
+}
 
 std::string read_path(Kind kind, const std::string& id) {
   // Networks and volumes are read through their listings, filtered: their inspect bodies carry

@@ -78,8 +78,8 @@ struct Watcher::Impl {
       const Kind kind = static_cast<Kind>(k);
       auto body = client.get(list_path(kind));
       if (!body) {
-        last_error = "listing " + std::string(state::kind_collection(kind)) + ": " +
-                     body.error().describe();
+        last_error =
+            "listing " + std::string(state::kind_collection(kind)) + ": " + body.error().describe();
         return classify(body.error());
       }
       auto listed = state::parse_list(kind, *body);
@@ -88,19 +88,18 @@ struct Watcher::Impl {
         return Outcome::failed;
       }
       if (listed.skipped > 0) {
-        util::log::warn("engine listing had unusable items",
-                        {{"kind", state::kind_name(kind)},
-                         {"skipped", std::to_string(listed.skipped)}});
+        util::log::warn(
+            "engine listing had unusable items",
+            {{"kind", state::kind_name(kind)}, {"skipped", std::to_string(listed.skipped)}});
       }
       change.full.at(k) = std::move(listed.objects);
     }
     if (auto info = client.get("/info")) change.info = std::move(*info);
     if (auto swarm = client.get("/swarm")) change.swarm = std::move(*swarm);
     const auto entries = store.apply(change);
-    const auto ms =
-        std::chrono::duration_cast<Millis>(Clock::now() - started).count();
-    util::log::info("full sync done", {{"changes", std::to_string(entries.size())},
-                                       {"ms", std::to_string(ms)}});
+    const auto ms = std::chrono::duration_cast<Millis>(Clock::now() - started).count();
+    util::log::info("full sync done",
+                    {{"changes", std::to_string(entries.size())}, {"ms", std::to_string(ms)}});
     return Outcome::ok;
   }
 
@@ -130,8 +129,9 @@ struct Watcher::Impl {
           change.removals.emplace_back(kind, id);
           continue;
         }
-        util::log::warn("re-read failed", {{"kind", state::kind_name(kind)}, {"id", id},
-                                           {"error", body.error().describe()}});
+        util::log::warn(
+            "re-read failed",
+            {{"kind", state::kind_name(kind)}, {"id", id}, {"error", body.error().describe()}});
         if (classify(body.error()) == Outcome::lost) return Outcome::lost;
         continue;
       }
@@ -193,8 +193,7 @@ struct Watcher::Impl {
               if (ev->time_nano > 0) last_event_nano = ev->time_nano;
               q.push(std::move(*ev));
             } else {
-              util::log::warn("ignored a malformed engine event",
-                              {{"line", line.substr(0, 200)}});
+              util::log::warn("ignored a malformed engine event", {{"line", line.substr(0, 200)}});
             }
             return !stopping.load();
           });
@@ -282,8 +281,8 @@ struct Watcher::Impl {
     if (full_sync(client) != Outcome::ok) return false;
     last_error.clear();
     publish_engine(true, *version);
-    util::log::info("following engine", {{"engine", options.endpoint.describe()},
-                                         {"api", *version}});
+    util::log::info("following engine",
+                    {{"engine", options.endpoint.describe()}, {"api", *version}});
     follow(client, q);
     return true;
   }
@@ -335,7 +334,9 @@ struct Watcher::Impl {
 Watcher::Watcher(Options options, state::Store& store)
     : impl_(std::make_unique<Impl>(std::move(options), store)) {}
 
-Watcher::~Watcher() { stop(); }
+Watcher::~Watcher() {
+  stop();
+}
 
 void Watcher::start() {
   impl_->control = std::thread([this] { impl_->run(); });

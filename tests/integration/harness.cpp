@@ -238,7 +238,9 @@ CommandResult Dockerd::docker(std::vector<std::string> args, const std::string& 
 
 // ---- ServerProcess ----
 
-ServerProcess::~ServerProcess() { stop(); }
+ServerProcess::~ServerProcess() {
+  stop();
+}
 
 std::string ServerProcess::spawn(const std::vector<std::string>& argv,
                                  const std::string& log_path) {

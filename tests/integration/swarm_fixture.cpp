@@ -292,7 +292,6 @@ std::set<std::string> docker_running_task_ids(Swarm& s, const std::string& servi
   return ids;
 }
 
-
 // narwhal shows `service` with `want` running tasks, serviceStatus agrees, and the running task
 // IDs are exactly the engine's.
 bool service_converged(Swarm& s, const std::string& service_id, const std::string& name, int want,

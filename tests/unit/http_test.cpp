@@ -15,8 +15,12 @@ struct Fixture {
   state::Store store{100};
   http::Handler handler;
   explicit Fixture(std::string base = "")
-      : handler(http::Settings{std::move(base), std::chrono::milliseconds(1000), 200,
-                               {"https://dash.example"}, "test", 64},
+      : handler(http::Settings{std::move(base),
+                               std::chrono::milliseconds(1000),
+                               200,
+                               {"https://dash.example"},
+                               "test",
+                               64},
                 store) {
     (void)store.apply(test::full_sync());
     state::EngineState e;
@@ -68,8 +72,7 @@ TEST_CASE("collections are JSON-LD collections with paging fields") {
   CHECK(d["offset"].GetInt() == 0);
   const auto& item = d["items"][0];
   CHECK(std::string(item["@type"].GetString()) == "Service");
-  CHECK(std::string(item["@id"].GetString()) ==
-        std::string("/services/") + item["ID"].GetString());
+  CHECK(std::string(item["@id"].GetString()) == std::string("/services/") + item["ID"].GetString());
   CHECK(item.HasMember("Spec"));
   CHECK(item["serviceStatus"].HasMember("runningTasks"));
   CHECK(item["serviceStatus"].HasMember("desiredTasks"));
@@ -199,8 +202,8 @@ TEST_CASE("If-None-Match answers 304 with the tag and Vary") {
   rq.method = "GET";
   rq.target = "/services";
   rq.request_id = "x";
-  for (const std::string& inm : std::vector<std::string>{first.etag, "W/" + first.etag, "\"other\", " + first.etag,
-                                std::string("*")}) {
+  for (const std::string& inm : std::vector<std::string>{
+           first.etag, "W/" + first.etag, "\"other\", " + first.etag, std::string("*")}) {
     rq.if_none_match = inm;
     const auto r = f.handler.handle(rq);
     CHECK(r.status == 304);
@@ -252,8 +255,8 @@ TEST_CASE("negotiation: vendor types, aliases, q-values and 406") {
 
 TEST_CASE("the exact path wins over the extension form") {
   Fixture f;
-  auto cfg = state::parse_object(state::Kind::config,
-                                 R"({"ID":"zz1","Version":{"Index":9},"Spec":{"Name":"app.json"}})");
+  auto cfg = state::parse_object(
+      state::Kind::config, R"({"ID":"zz1","Version":{"Index":9},"Spec":{"Name":"app.json"}})");
   state::Change c;
   c.upserts = {cfg.object};
   (void)f.store.apply(c);
@@ -317,8 +320,7 @@ TEST_CASE("readiness follows the engine with a grace period") {
   f.store.set_engine(e);
   const auto r = f.get("/-/ready");
   CHECK(r.status == 503);
-  CHECK(std::string(json(r)["detail"].GetString()).find("connection refused") !=
-        std::string::npos);
+  CHECK(std::string(json(r)["detail"].GetString()).find("connection refused") != std::string::npos);
   CHECK_FALSE(r.discovery_links);
   CHECK(f.get("/services").status == 200);  // the last known state is still served
   CHECK(f.get("/-/health").status == 200);
@@ -364,8 +366,8 @@ TEST_CASE("Accept parsing follows RFC 9110") {
   CHECK(http::parse_accept("text/html;q=2").empty());
   CHECK(http::parse_accept("*/json").empty());
   using R = http::Representation;
-  CHECK(http::choose("application/*;q=0.2, application/ld+json;q=0.9",
-                     {R::json, R::json_ld}) == R::json_ld);
+  CHECK(http::choose("application/*;q=0.2, application/ld+json;q=0.9", {R::json, R::json_ld}) ==
+        R::json_ld);
   CHECK_FALSE(http::choose("application/json;q=0", {R::json}).has_value());
   CHECK(http::choose("", {R::json}) == R::json);
 }

@@ -87,8 +87,8 @@ TEST_CASE("the API 1.45 shapes parse too") {
 }
 
 TEST_CASE("secret data and join tokens never enter the store") {
-  auto s = parse_object(Kind::secret,
-                        R"({"ID":"s1","Version":{"Index":1},"Spec":{"Name":"x","Data":"c2VjcmV0"}})");
+  auto s = parse_object(
+      Kind::secret, R"({"ID":"s1","Version":{"Index":1},"Spec":{"Name":"x","Data":"c2VjcmV0"}})");
   REQUIRE(s.object);
   CHECK(s.object->raw.find("Data") == std::string::npos);
   const auto swarm = scrub_swarm(sample("swarm-jointokens-redacted.json"));
@@ -220,12 +220,15 @@ TEST_CASE("task state changes are summarised with exit codes") {
 }
 
 TEST_CASE("stacks exist while a service carries the namespace") {
-  auto svc = parse_object(Kind::service,
-                          R"({"ID":"s1","Version":{"Index":1},"Spec":{"Name":"shop_web","Labels":{"com.docker.stack.namespace":"shop"},"Mode":{"Replicated":{"Replicas":2}}}})");
-  auto cfg = parse_object(Kind::config,
-                          R"({"ID":"c1","Version":{"Index":2},"Spec":{"Name":"shop_cfg","Labels":{"com.docker.stack.namespace":"shop"}}})");
-  auto orphan = parse_object(Kind::config,
-                             R"({"ID":"c2","Version":{"Index":3},"Spec":{"Name":"x","Labels":{"com.docker.stack.namespace":"gone"}}})");
+  auto svc = parse_object(
+      Kind::service,
+      R"({"ID":"s1","Version":{"Index":1},"Spec":{"Name":"shop_web","Labels":{"com.docker.stack.namespace":"shop"},"Mode":{"Replicated":{"Replicas":2}}}})");
+  auto cfg = parse_object(
+      Kind::config,
+      R"({"ID":"c1","Version":{"Index":2},"Spec":{"Name":"shop_cfg","Labels":{"com.docker.stack.namespace":"shop"}}})");
+  auto orphan = parse_object(
+      Kind::config,
+      R"({"ID":"c2","Version":{"Index":3},"Spec":{"Name":"x","Labels":{"com.docker.stack.namespace":"gone"}}})");
   Store store(100);
   Change c;
   c.upserts = {svc.object, cfg.object, orphan.object};

@@ -151,8 +151,8 @@ TEST_CASE("the watcher syncs the simulated swarm and follows its changes") {
   CHECK(wait_until(5s, [&] { return w.service("narwhal-test") == nullptr; }));
   bool removed = false;
   for (const auto& e : w.store.history().latest(50)) {
-    removed |= e.kind == Kind::service && e.action == state::Action::remove &&
-               e.name == "narwhal-test";
+    removed |=
+        e.kind == Kind::service && e.action == state::Action::remove && e.name == "narwhal-test";
   }
   CHECK(removed);
 }

@@ -29,21 +29,21 @@ struct Config {
   std::string listen_host = "0.0.0.0";  // from --listen; "" never
   std::uint16_t listen_port = 9000;
   std::string docker_host = "unix:///var/run/docker.sock";
-  bool tls_verify = false;       // DOCKER_TLS_VERIFY
-  std::string cert_path;         // DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)
-  std::string base_path;         // "" or "/something" without trailing slash
-  std::string tls_cert;          // serve HTTPS when both set
+  bool tls_verify = false;  // DOCKER_TLS_VERIFY
+  std::string cert_path;    // DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)
+  std::string base_path;    // "" or "/something" without trailing slash
+  std::string tls_cert;     // serve HTTPS when both set
   std::string tls_key;
   std::vector<std::string> cors_origins;
-  unsigned threads = 0;          // 0 = hardware concurrency
+  unsigned threads = 0;  // 0 = hardware concurrency
   Millis sse_batch_interval{100};
   Millis sse_keepalive{15'000};
   std::size_t sse_max_streams = kDefaultMaxStreams;
   std::size_t history_size = kDefaultHistorySize;
   Millis resync_interval{300'000};
   Millis task_poll_interval{10'000};
-  Millis ready_grace{30'000};    // /-/ready stays 200 this long after the engine is lost
-  Millis event_watchdog{60'000}; // a silent event stream past this is treated as dead
+  Millis ready_grace{30'000};     // /-/ready stays 200 this long after the engine is lost
+  Millis event_watchdog{60'000};  // a silent event stream past this is treated as dead
   std::size_t max_header_bytes = kDefaultMaxHeaderBytes;
   Millis header_timeout = kDefaultHeaderTimeout;
   Millis idle_timeout = kDefaultIdleTimeout;
@@ -52,10 +52,11 @@ struct Config {
   LogLevel log_level = LogLevel::info;
   LogFormat log_format = LogFormat::text;
   bool demo = false;
-  std::size_t demo_services = 0;  // 0 = the realistic demo swarm; N = a generated swarm of N services
+  std::size_t demo_services =
+      0;  // 0 = the realistic demo swarm; N = a generated swarm of N services
   std::size_t demo_tasks_per_service = 10;
-  double demo_churn = 1.0;        // simulated changes per second (0 = a still swarm)
-  std::string config_file;        // --config
+  double demo_churn = 1.0;  // simulated changes per second (0 = a still swarm)
+  std::string config_file;  // --config
 };
 
 // Thrown by parse() for bad configuration; what() is one line naming the setting.

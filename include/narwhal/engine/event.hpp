@@ -15,7 +15,7 @@ struct Event {
   std::string type;    // service, node, task, config, secret, network, volume, container, …
   std::string action;  // create, update, remove, destroy, die, … (suffix after ": " removed)
   std::string actor_id;
-  std::string scope;   // swarm or local
+  std::string scope;  // swarm or local
   std::int64_t time_nano = 0;
   std::vector<std::pair<std::string, std::string>> attributes;
 

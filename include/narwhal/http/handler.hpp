@@ -30,7 +30,7 @@ struct Reply {
   int status = 200;
   std::string_view content_type;  // "" when there is no body (304, 204)
   std::shared_ptr<const std::string> body;
-  bool send_body = true;          // false for HEAD and 304
+  bool send_body = true;  // false for HEAD and 304
   std::string etag;
   std::int64_t last_modified = 0;  // microseconds; 0 = none
   std::string_view cache_control;

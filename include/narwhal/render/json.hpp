@@ -26,8 +26,8 @@ struct Site {
 
 // One object as a list item (detail = false) or as its detail document (detail = true, with
 // @context and cross-references).
-[[nodiscard]] Body render_object(const state::Snapshot& snap, const state::Object& o,
-                                 bool detail, const Site& site);
+[[nodiscard]] Body render_object(const state::Snapshot& snap, const state::Object& o, bool detail,
+                                 const Site& site);
 [[nodiscard]] Body render_stack(const state::Snapshot& snap, const state::Stack& st, bool detail,
                                 const Site& site);
 
@@ -42,8 +42,7 @@ struct CollectionPage {
                                                   const std::vector<const state::Stack*>& items,
                                                   const CollectionPage& page, const Site& site);
 
-[[nodiscard]] std::string render_cluster(const state::Snapshot& snap, const Site& site,
-                                         bool ready);
+[[nodiscard]] std::string render_cluster(const state::Snapshot& snap, const Site& site, bool ready);
 [[nodiscard]] std::string render_swarm(const state::Snapshot& snap, const Site& site);
 [[nodiscard]] std::string render_index(const Site& site);
 

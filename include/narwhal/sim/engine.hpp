@@ -13,20 +13,20 @@
 namespace narwhal::sim {
 
 struct Options {
-  std::string socket_path;          // where to listen (unix socket; replaced if present)
-  std::size_t services = 0;         // 0 = the realistic demo swarm; N = generated, N services
+  std::string socket_path;   // where to listen (unix socket; replaced if present)
+  std::size_t services = 0;  // 0 = the realistic demo swarm; N = generated, N services
   std::size_t tasks_per_service = 10;
-  double churn_per_second = 1.0;    // background changes per second; 0 = the swarm stands still
+  double churn_per_second = 1.0;  // background changes per second; 0 = the swarm stands still
   std::uint64_t seed = 42;
-  std::string api_version = "1.45"; // what /_ping's Api-Version says
+  std::string api_version = "1.45";  // what /_ping's Api-Version says
 };
 
 // Faults a test can switch on and off while the engine runs.
 struct Faults {
-  int status_code = 0;                       // != 0: every request except /events answers this
-  bool garbage = false;                      // answer list/inspect calls with malformed JSON
-  std::chrono::milliseconds delay{0};        // sleep before answering each request
-  bool events_garbage = false;               // interleave malformed lines in the events stream
+  int status_code = 0;                 // != 0: every request except /events answers this
+  bool garbage = false;                // answer list/inspect calls with malformed JSON
+  std::chrono::milliseconds delay{0};  // sleep before answering each request
+  bool events_garbage = false;         // interleave malformed lines in the events stream
 };
 
 class Engine {
@@ -50,8 +50,8 @@ class Engine {
   bool remove_service(const std::string& name);
   std::string create_service(const std::string& name, std::uint64_t replicas,
                              const std::string& stack = "");  // returns the new ID
-  bool fail_task_of(const std::string& service_name);  // a running task fails (exit 1)
-  void churn_once();                                    // one random background change
+  bool fail_task_of(const std::string& service_name);         // a running task fails (exit 1)
+  void churn_once();                                          // one random background change
 
   [[nodiscard]] std::size_t service_count() const;
   [[nodiscard]] std::size_t task_count() const;

@@ -28,13 +28,13 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 
 struct Object {
   Kind kind = Kind::node;
-  std::string id;    // volumes: the name
-  std::string name;  // nodes: hostname; tasks: <service name>.<slot or node id>
-  std::string raw;   // the engine's JSON object, minified
-  std::uint64_t version = 0;     // Version.Index (0 for networks and volumes)
-  std::int64_t created = 0;      // microseconds, 0 when unknown
-  std::int64_t updated = 0;      // microseconds, 0 when unknown
-  std::string stack;             // com.docker.stack.namespace, "" when none
+  std::string id;             // volumes: the name
+  std::string name;           // nodes: hostname; tasks: <service name>.<slot or node id>
+  std::string raw;            // the engine's JSON object, minified
+  std::uint64_t version = 0;  // Version.Index (0 for networks and volumes)
+  std::int64_t created = 0;   // microseconds, 0 when unknown
+  std::int64_t updated = 0;   // microseconds, 0 when unknown
+  std::string stack;          // com.docker.stack.namespace, "" when none
   Labels labels;
 
   // node
@@ -43,7 +43,7 @@ struct Object {
   // node: capacity; task: reservation
   std::int64_t nano_cpus = 0, memory_bytes = 0;
   // service
-  std::string image, mode;  // mode: replicated, global, replicated-job, global-job
+  std::string image, mode;     // mode: replicated, global, replicated-job, global-job
   std::uint64_t replicas = 0;  // desired replicas of a replicated service
   std::vector<std::string> config_ids, secret_ids, network_ids, volume_names;
   // task

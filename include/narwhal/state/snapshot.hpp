@@ -39,7 +39,7 @@ struct ServiceTally {
 struct Stack {
   std::string name;
   std::array<std::vector<ObjectPtr>, kEngineKinds> members;  // by Kind; nodes and tasks empty
-  std::int64_t updated = 0;  // newest `updated` of the members
+  std::int64_t updated = 0;                                  // newest `updated` of the members
   [[nodiscard]] const std::vector<ObjectPtr>& of(Kind k) const {
     return members.at(static_cast<std::size_t>(k));
   }
@@ -49,11 +49,11 @@ using StackList = std::vector<Stack>;  // sorted by name
 
 struct EngineState {
   bool connected = false;
-  bool synced = false;             // a full sync has completed at least once
-  std::string endpoint;            // what narwhal talks to
+  bool synced = false;   // a full sync has completed at least once
+  std::string endpoint;  // what narwhal talks to
   std::string api_version;
   std::string last_error;
-  std::int64_t since = 0;          // microseconds: when `connected` last changed
+  std::int64_t since = 0;  // microseconds: when `connected` last changed
 };
 
 struct Snapshot {

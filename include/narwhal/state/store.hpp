@@ -24,7 +24,7 @@ struct Change {
     std::vector<ObjectPtr> tasks;
   };
   std::array<std::optional<std::vector<ObjectPtr>>, kEngineKinds> full;  // complete listings
-  std::vector<ObjectPtr> upserts;                    // objects re-read one by one
+  std::vector<ObjectPtr> upserts;                      // objects re-read one by one
   std::vector<std::pair<Kind, std::string>> removals;  // objects known to be gone
   std::vector<Scoped> scoped_tasks;
   std::optional<std::string> info;   // raw /info
@@ -34,8 +34,8 @@ struct Change {
 };
 
 struct Applied {
-  SnapshotPtr snapshot;                 // == input when nothing changed
-  std::vector<HistoryEntry> entries;    // without IDs yet
+  SnapshotPtr snapshot;               // == input when nothing changed
+  std::vector<HistoryEntry> entries;  // without IDs yet
 };
 
 // Pure: the snapshot after `change`, and what changed. `now` stamps the entries.

@@ -13,8 +13,8 @@ namespace narwhal::watch {
 
 struct Plan {
   std::set<std::pair<state::Kind, std::string>> reread;  // objects to read again (404 = gone)
-  std::set<std::string> service_tasks;  // services whose tasks to re-list
-  std::set<std::string> node_tasks;     // nodes whose tasks to re-list
+  std::set<std::string> service_tasks;                   // services whose tasks to re-list
+  std::set<std::string> node_tasks;                      // nodes whose tasks to re-list
 
   [[nodiscard]] bool empty() const noexcept {
     return reread.empty() && service_tasks.empty() && node_tasks.empty();
