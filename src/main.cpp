@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <string_view>
 #include <thread>
 
 #include "narwhal/config/config.hpp"
@@ -50,11 +51,6 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const nw::config::ConfigError& e) {
     return bad_config(e.what());
-  }
-  if (!cfg.tls_cert.empty()) {
-    return bad_config(
-        "--tls-cert: serving HTTPS is not supported by this version; terminate TLS in a reverse "
-        "proxy");
   }
   nw::util::log::configure(to_level(cfg.log_level), cfg.log_format == nw::config::LogFormat::json);
 
@@ -116,12 +112,16 @@ int main(int argc, char** argv) {
   so.max_header_bytes = cfg.max_header_bytes;
   so.header_timeout = cfg.header_timeout;
   so.idle_timeout = cfg.idle_timeout;
+  so.tls_cert = cfg.tls_cert;
+  so.tls_key = cfg.tls_key;
   nw::http::Server server(so, handler);
   server.set_links_base(cfg.base_path);
   try {
     server.start();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "narwhal: --listen: %s\n", e.what());
+    const bool tls_problem = std::string_view(e.what()).starts_with("TLS");
+    std::fprintf(stderr, "narwhal: %s: %s\n", tls_problem ? "--tls-cert/--tls-key" : "--listen",
+                 e.what());
     return 2;
   }
   watcher.start();

@@ -6,11 +6,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -89,7 +92,7 @@ std::string_view http_date() {
 }
 
 void serialize_head(std::string& out, const Reply& r, std::string_view request_id,
-                    std::string_view links, bool keep_alive) {
+                    std::string_view links, bool keep_alive, bool tls) {
   out.clear();
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
@@ -142,6 +145,7 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
       "Referrer-Policy: no-referrer\r\n"
       "Content-Security-Policy: default-src 'self'; img-src 'self' data:; style-src 'self' "
       "'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+  if (tls) out += "\r\nStrict-Transport-Security: max-age=31536000";
   if (!keep_alive) out += "\r\nConnection: close";
   out += "\r\n\r\n";
 }
@@ -161,6 +165,7 @@ struct Server::Impl {
   std::condition_variable done_cv;
   bool done = false;
   std::uint16_t bound_port = 0;
+  std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
 
   Impl(ServerOptions o, const Handler& h)
       : options(std::move(o)), handler(h), ioc(static_cast<int>(std::max(1U, options.threads))) {}
@@ -177,16 +182,20 @@ struct Server::Impl {
         util::log::warn("accept failed", {{"error", ec.message()}});
         continue;
       }
-      asio::co_spawn(socket.get_executor(), session(beast::tcp_stream(std::move(socket))),
-                     asio::detached);
+      auto ex_of = socket.get_executor();
+      if (tls) {
+        asio::co_spawn(ex_of, tls_session(beast::tcp_stream(std::move(socket))), asio::detached);
+      } else {
+        asio::co_spawn(ex_of, plain_session(beast::tcp_stream(std::move(socket))), asio::detached);
+      }
     }
   }
 
-  asio::awaitable<void> write_reply(beast::tcp_stream& stream, const Reply& reply,
-                                    std::string_view request_id, bool keep_alive, std::string& head,
-                                    beast::error_code& ec_out) {
-    serialize_head(head, reply, request_id, links, keep_alive);
-    stream.expires_after(options.header_timeout);
+  template <class Stream>
+  asio::awaitable<void> write_reply(Stream& stream, const Reply& reply, std::string_view request_id,
+                                    bool keep_alive, std::string& head, beast::error_code& ec_out) {
+    serialize_head(head, reply, request_id, links, keep_alive, tls != nullptr);
+    beast::get_lowest_layer(stream).expires_after(options.header_timeout);
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::const_buffer{}};
     if (reply.send_body && reply.body) buffers[1] = asio::buffer(*reply.body);
     auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
@@ -194,8 +203,31 @@ struct Server::Impl {
     ec_out = ec;
   }
 
-  asio::awaitable<void> session(beast::tcp_stream stream) {
+  asio::awaitable<void> plain_session(beast::tcp_stream stream) {
     open.fetch_add(1);
+    co_await serve(stream);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    open.fetch_sub(1);
+  }
+
+  asio::awaitable<void> tls_session(beast::tcp_stream tcp_stream) {
+    open.fetch_add(1);
+    asio::ssl::stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
+    beast::get_lowest_layer(stream).expires_after(options.header_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (!ec) {
+      co_await serve(stream);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      auto [shutdown_ec] = co_await stream.async_shutdown(kTuple);
+      (void)shutdown_ec;
+    }
+    open.fetch_sub(1);
+  }
+
+  // Reads requests and answers them until the client or a limit ends the connection.
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream) {
     beast::flat_buffer buffer;
     std::string head;
     bool first = true;
@@ -203,7 +235,8 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::empty_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(64 * 1024);
-      stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+      beast::get_lowest_layer(stream).expires_after(first ? options.header_timeout
+                                                          : options.idle_timeout);
       first = false;
       auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       (void)n;
@@ -254,9 +287,6 @@ struct Server::Impl {
       in_flight.fetch_sub(1);
       if (wec || !keep_alive) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    open.fetch_sub(1);
   }
 };
 
@@ -271,6 +301,19 @@ Server::~Server() {
 void Server::start() {
   auto& i = *impl_;
   if (i.links.empty()) set_links_base("");
+  if (!i.options.tls_cert.empty() || !i.options.tls_key.empty()) {
+    i.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    i.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);
+    beast::error_code tls_ec;
+    i.tls->use_certificate_chain_file(i.options.tls_cert, tls_ec);
+    if (tls_ec) {
+      throw std::runtime_error("TLS certificate " + i.options.tls_cert + ": " + tls_ec.message());
+    }
+    i.tls->use_private_key_file(i.options.tls_key, asio::ssl::context::pem, tls_ec);
+    if (tls_ec) throw std::runtime_error("TLS key " + i.options.tls_key + ": " + tls_ec.message());
+  }
   beast::error_code ec;
   const auto address = asio::ip::make_address(i.options.host, ec);
   if (ec)

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "../support/samples.hpp"
@@ -19,7 +20,7 @@ struct Running {
   state::Store store{100};
   http::Handler handler{http::Settings{}, store};
   http::Server server;
-  Running() : server(options(), handler) {
+  explicit Running(http::ServerOptions o = options()) : server(std::move(o), handler) {
     (void)store.apply(test::full_sync());
     state::EngineState e;
     e.connected = e.synced = true;
@@ -164,4 +165,40 @@ TEST_CASE("stop() drains and returns") {
   r.server.stop();
   auto after = c.Get("/-/health");
   CHECK_FALSE(after);
+}
+
+TEST_CASE("HTTPS: served with the configured certificate, with HSTS") {
+  char dir_template[] = "/tmp/narwhal-tls-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-keyout " +
+      dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto o = Running::options();
+  o.tls_cert = dir + "/cert.pem";
+  o.tls_key = dir + "/key.pem";
+  Running r(o);
+  httplib::SSLClient c("127.0.0.1", r.server.port());
+  c.enable_server_certificate_verification(false);
+  auto res = c.Get("/services");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Strict-Transport-Security") == "max-age=31536000");
+  // plain HTTP to the TLS port gets nothing it could mistake for an answer
+  auto plain = r.client().Get("/services");
+  CHECK((!plain || plain->status != 200));
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("HTTPS: an unreadable certificate is a clear startup error") {
+  auto o = Running::options();
+  o.tls_cert = "/nonexistent/cert.pem";
+  o.tls_key = "/nonexistent/key.pem";
+  state::Store store(10);
+  http::Handler handler(http::Settings{}, store);
+  http::Server server(o, handler);
+  CHECK_THROWS_WITH_AS(server.start(), doctest::Contains("/nonexistent/cert.pem"),
+                       std::runtime_error);
 }

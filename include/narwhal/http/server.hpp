@@ -21,6 +21,8 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds drain_timeout{3'000};
+  std::string tls_cert;  // PEM certificate chain and key: serve HTTPS (with HSTS) when set
+  std::string tls_key;
 };
 
 class Server {
