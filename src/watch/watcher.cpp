@@ -104,6 +104,7 @@ struct Watcher::Impl {
   }
 
   Outcome poll_tasks(engine::Client& client) {
+    const auto started = Clock::now();
     auto body = client.get(list_path(Kind::task));
     if (!body) {
       util::log::warn("task re-list failed", {{"error", body.error().describe()}});
@@ -115,8 +116,15 @@ struct Watcher::Impl {
       return Outcome::failed;
     }
     state::Change change;
+    const auto tasks = listed.objects.size();
     change.full.at(static_cast<std::size_t>(Kind::task)) = std::move(listed.objects);
-    store.apply(change);
+    const auto entries = store.apply(change);
+    if (util::log::enabled(util::log::Level::debug)) {
+      const auto ms = std::chrono::duration_cast<Millis>(Clock::now() - started).count();
+      util::log::debug("tasks re-listed", {{"tasks", std::to_string(tasks)},
+                                           {"changes", std::to_string(entries.size())},
+                                           {"ms", std::to_string(ms)}});
+    }
     return Outcome::ok;
   }
 
