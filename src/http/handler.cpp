@@ -8,6 +8,7 @@
 
 #include "conditional.hpp"
 #include "narwhal/http/negotiate.hpp"
+#include "narwhal/http/range.hpp"
 #include "narwhal/query/list_query.hpp"
 #include "narwhal/render/json.hpp"
 #include "narwhal/render/problem.hpp"
@@ -47,7 +48,53 @@ struct CacheEntry {
   std::shared_ptr<const std::string> body;
   std::string etag;
   std::int64_t last_modified = 0;
+  std::size_t total = 0;  // lists: items after search and filter
+  std::string links;      // lists: the paging Link header value
 };
+
+// What a render produces; lists add their total and paging links.
+struct Fresh {
+  Fresh() = default;
+  Fresh(render::Body b) : body(std::move(b)) {}  // NOLINT(google-explicit-constructor)
+  render::Body body;
+  std::size_t total = 0;
+  std::string links;
+};
+
+// The URL of another page of the same list: every other parameter kept, in order.
+std::string page_url(std::string_view path, const std::vector<query::Param>& params,
+                     std::size_t limit, std::size_t offset) {
+  std::string url(path);
+  url += '?';
+  for (const auto& p : params) {
+    if (p.name == "limit" || p.name == "offset") continue;
+    url += util::percent_encode(p.name);
+    url += '=';
+    url += util::percent_encode(p.value);
+    url += '&';
+  }
+  url += "limit=" + std::to_string(limit) + "&offset=" + std::to_string(offset);
+  return url;
+}
+
+// RFC 8288 first/prev/next/last for a page of `total` items.
+std::string paging_links(std::string_view path, const std::vector<query::Param>& params,
+                         std::size_t limit, std::size_t offset, std::size_t total) {
+  std::string out;
+  auto add = [&](std::size_t off, std::string_view rel) {
+    if (!out.empty()) out += ", ";
+    out += '<';
+    out += page_url(path, params, limit, off);
+    out += ">; rel=\"";
+    out += rel;
+    out += '"';
+  };
+  add(0, "first");
+  if (offset > 0) add(offset > limit ? offset - limit : 0, "prev");
+  if (offset + limit < total) add(offset + limit, "next");
+  add(total == 0 ? 0 : (total - 1) / limit * limit, "last");
+  return out;
+}
 
 // Kinds whose code prefix is registered (NOD, SVC, …) for not-found and ambiguity problems.
 std::string_view code_domain(Kind k) {
@@ -133,12 +180,14 @@ struct Handler::Impl {
       }
     }
     misses.fetch_add(1, std::memory_order_relaxed);
-    render::Body body = render();
+    Fresh fresh = render();  // a Body converts
     auto entry = std::make_shared<CacheEntry>();
     entry->deps = deps;
-    entry->etag = util::strong_etag(body.text);
-    entry->last_modified = body.last_modified;
-    entry->body = std::make_shared<const std::string>(std::move(body.text));
+    entry->etag = util::strong_etag(fresh.body.text);
+    entry->last_modified = fresh.body.last_modified;
+    entry->total = fresh.total;
+    entry->links = std::move(fresh.links);
+    entry->body = std::make_shared<const std::string>(std::move(fresh.body.text));
     const std::unique_lock lock(cache_mutex);
     if (cache.size() >= settings.cache_entries) cache.clear();  // bounded; refills from hits
     cache[key] = entry;
@@ -171,6 +220,12 @@ struct Handler::Impl {
   }
 
   Reply handle(const Request& rq) const;
+  // Link-Template of a list of `kind` (§4).
+  std::string item_template(Kind kind) const {
+    const bool named = kind == Kind::stack || kind == Kind::volume;
+    return "<" + site.base_path + "/" + std::string(state::kind_collection(kind)) +
+           (named ? "/{name}" : "/{id}") + ">; rel=\"item\"";
+  }
   Reply route(const Request& rq, const std::vector<std::string>& segs, std::string_view path,
               std::string_view query) const;
   Reply list(const Request& rq, Representation rep, Kind kind, std::string_view path,
@@ -408,6 +463,14 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
   if (const auto err = query::parse_list_query(kind, *params, settings.max_search_chars, q)) {
     return problem(err->code, err->detail, path, rq.request_id);
   }
+  // Range paging applies only when the query names no page (query parameters win).
+  std::optional<ItemRange> range;
+  if (!q.explicit_paging && !rq.range.empty()) range = parse_item_range(rq.range);
+  if (range) {
+    q.offset = range->first;
+    const std::size_t wanted = range->last ? *range->last - range->first + 1 : query::kMaxLimit;
+    q.limit = std::min(wanted, query::kMaxLimit);
+  }
   std::string self = std::string(path);
   if (!query.empty()) {
     self += '?';
@@ -417,30 +480,59 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
                  : kind == Kind::task    ? deps_of(*snap, {Kind::task, Kind::service, Kind::node})
                  : kind == Kind::service ? deps_of(*snap, {Kind::service, Kind::task})
                                          : deps_of(*snap, {kind});
-  // Scoped task lists are keyed by the owner's canonical ID, so a name and an ID share bytes
-  // only when their URLs do; the URL is in the body (@id), so the key is the URL.
-  const auto entry = cached(self, d, [&] {
+  // The URL is in the body (@id), so the key is the URL, plus the range when one applies.
+  std::string key = self;
+  if (range) key += "\nitems=" + std::to_string(q.offset) + "-" + std::to_string(q.limit);
+  const auto entry = cached(key, d, [&] {
     render::CollectionPage page{self, 0, q.limit, q.offset};
+    Fresh fresh;
     if (kind == Kind::stack) {
       const auto sel = query::select_stacks(*snap, q);
       page.total = sel.total;
-      return render::Body{render::render_stack_collection(*snap, sel.items, page, site), 0};
-    }
-    std::vector<const state::Object*> scope;
-    const auto& items = snap->table(kind).items;
-    scope.reserve(owner != nullptr ? 64 : items.size());
-    for (const auto& o : items) {
-      if (owner != nullptr &&
-          (owner->kind == Kind::node ? o->node_id : o->service_id) != owner->id) {
-        continue;
+      fresh.body = {render::render_stack_collection(*snap, sel.items, page, site), 0};
+    } else {
+      std::vector<const state::Object*> scope;
+      const auto& items = snap->table(kind).items;
+      scope.reserve(owner != nullptr ? 64 : items.size());
+      for (const auto& o : items) {
+        if (owner != nullptr &&
+            (owner->kind == Kind::node ? o->node_id : o->service_id) != owner->id) {
+          continue;
+        }
+        scope.push_back(o.get());
       }
-      scope.push_back(o.get());
+      const auto sel = query::select(*snap, kind, scope, q);
+      page.total = sel.total;
+      fresh.body = {render::render_collection(*snap, kind, sel.items, page, site), 0};
     }
-    const auto sel = query::select(*snap, kind, scope, q);
-    page.total = sel.total;
-    return render::Body{render::render_collection(*snap, kind, sel.items, page, site), 0};
+    fresh.total = page.total;
+    fresh.links = paging_links(path, *params, q.limit, q.offset, page.total);
+    return fresh;
   });
-  return respond(rq, rep, *entry);
+  const std::size_t total = entry->total;
+  if (range && range->first >= total && !(range->first == 0 && total == 0)) {
+    Reply r = problem("API010",
+                      "items " + std::to_string(range->first) + "- is past the end: there are " +
+                          std::to_string(total),
+                      path, rq.request_id);
+    r.headers.emplace_back("Content-Range", "items */" + std::to_string(total));
+    r.headers.emplace_back("Accept-Ranges", "items");
+    return r;
+  }
+  Reply r = respond(rq, rep, *entry);
+  r.headers.emplace_back("Accept-Ranges", "items");
+  r.headers.emplace_back("Link", entry->links);
+  r.headers.emplace_back("Link-Template", item_template(kind));
+  if (range && r.status == 200) {
+    const std::size_t last = std::min(q.offset + q.limit, total) - 1;
+    if (!(q.offset == 0 && last + 1 == total)) {  // a range covering everything is a plain 200
+      r.status = 206;
+      r.headers.emplace_back("Content-Range", "items " + std::to_string(q.offset) + "-" +
+                                                  std::to_string(last) + "/" +
+                                                  std::to_string(total));
+    }
+  }
+  return r;
 }
 
 Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, std::string_view key,

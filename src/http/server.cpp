@@ -49,6 +49,7 @@ std::string_view reason(int status) {
     case 405: return "Method Not Allowed";
     case 406: return "Not Acceptable";
     case 409: return "Conflict";
+    case 413: return "Content Too Large";
     case 416: return "Range Not Satisfiable";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
@@ -276,6 +277,7 @@ struct Server::Impl {
       rq.accept = field(bhttp::field::accept);
       rq.if_none_match = field(bhttp::field::if_none_match);
       rq.if_modified_since = field(bhttp::field::if_modified_since);
+      rq.range = field(bhttp::field::range);
       rq.origin = field(bhttp::field::origin);
       rq.request_method = field(bhttp::field::access_control_request_method);
       const auto given_id = req["Request-Id"];

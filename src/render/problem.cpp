@@ -32,6 +32,9 @@ const std::vector<ErrorCode>& error_registry() {
       {"API009", 404, "Not built yet",
        "This URL is part of narwhal's contract but not served by this version.",
        "Upgrade narwhal, or use the JSON resource URLs."},
+      {"API010", 416, "Range not satisfiable",
+       "The Range header asks for items past the end of the list.",
+       "Read Content-Range for the number of items, or drop the Range header."},
       {"ENG001", 503, "Engine not ready",
        "narwhal has not completed a full sync with the Docker engine, or lost it longer than "
        "the grace period ago.",

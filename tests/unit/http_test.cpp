@@ -4,6 +4,7 @@
 #include "../support/samples.hpp"
 #include "narwhal/http/handler.hpp"
 #include "narwhal/http/negotiate.hpp"
+#include "narwhal/http/range.hpp"
 
 using namespace narwhal;
 using http::Reply;
@@ -370,4 +371,87 @@ TEST_CASE("Accept parsing follows RFC 9110") {
         R::json_ld);
   CHECK_FALSE(http::choose("application/json;q=0", {R::json}).has_value());
   CHECK(http::choose("", {R::json}) == R::json);
+}
+
+namespace {
+Reply get_range(Fixture& f, std::string_view target, std::string_view range,
+                std::string_view inm = "") {
+  Request rq;
+  rq.method = "GET";
+  rq.target = target;
+  rq.range = range;
+  rq.if_none_match = inm;
+  rq.request_id = "r";
+  return f.handler.handle(rq);
+}
+}  // namespace
+
+TEST_CASE("Range: items paging answers 206, 416 and 200") {
+  Fixture f;  // 7 tasks
+  const auto part = get_range(f, "/tasks", "items=0-2");
+  CHECK(part.status == 206);
+  CHECK(header(part, "Content-Range") == "items 0-2/7");
+  CHECK(header(part, "Accept-Ranges") == "items");
+  CHECK(json(part)["items"].Size() == 3);
+  const auto spaced = get_range(f, "/tasks", "items 3-5");
+  CHECK(spaced.status == 206);
+  CHECK(header(spaced, "Content-Range") == "items 3-5/7");
+  const auto tail = get_range(f, "/tasks", "items=5-100");
+  CHECK(tail.status == 206);
+  CHECK(header(tail, "Content-Range") == "items 5-6/7");
+  const auto past = get_range(f, "/tasks", "items=7-9");
+  CHECK(past.status == 416);
+  CHECK(header(past, "Content-Range") == "items */7");
+  CHECK(std::string(json(past)["type"].GetString()) == "/api/errors/API010");
+  const auto all = get_range(f, "/tasks", "items=0-6");
+  CHECK(all.status == 200);
+  CHECK(header(all, "Content-Range").empty());
+  // query parameters win over Range
+  const auto q = get_range(f, "/tasks?limit=2", "items=0-0");
+  CHECK(q.status == 200);
+  CHECK(json(q)["items"].Size() == 2);
+  // a malformed Range is ignored
+  CHECK(get_range(f, "/tasks", "bytes=0-10").status == 200);
+  CHECK(get_range(f, "/tasks", "items=5-2").status == 200);
+  // 304 where the answer would have been 206
+  const auto again = get_range(f, "/tasks", "items=0-2", part.etag);
+  CHECK(again.status == 304);
+}
+
+TEST_CASE("paged lists carry RFC 8288 links and a Link-Template") {
+  Fixture f;
+  const auto r = f.get("/tasks?search=&limit=2&offset=2&sort=state");
+  CHECK(r.status == 200);
+  const auto links = header(r, "Link");
+  CHECK(links.find("</tasks?search=&sort=state&limit=2&offset=0>; rel=\"first\"") !=
+        std::string::npos);
+  CHECK(links.find("</tasks?search=&sort=state&limit=2&offset=0>; rel=\"prev\"") !=
+        std::string::npos);
+  CHECK(links.find("</tasks?search=&sort=state&limit=2&offset=4>; rel=\"next\"") !=
+        std::string::npos);
+  CHECK(links.find("</tasks?search=&sort=state&limit=2&offset=6>; rel=\"last\"") !=
+        std::string::npos);
+  CHECK(header(r, "Link-Template") == "</tasks/{id}>; rel=\"item\"");
+  const auto first = f.get("/tasks?limit=50");
+  CHECK(header(first, "Link").find("rel=\"prev\"") == std::string::npos);
+  CHECK(header(first, "Link").find("rel=\"next\"") == std::string::npos);
+  CHECK(header(f.get("/stacks"), "Link-Template") == "</stacks/{name}>; rel=\"item\"");
+  Fixture based("/narwhal");
+  const auto b = based.get("/narwhal/services?limit=1");
+  CHECK(header(b, "Link").find("</narwhal/services?limit=1&offset=1>; rel=\"next\"") !=
+        std::string::npos);
+  CHECK(header(b, "Link-Template") == "</narwhal/services/{id}>; rel=\"item\"");
+}
+
+TEST_CASE("the items parser takes only single well-formed items ranges") {
+  using http::parse_item_range;
+  CHECK(parse_item_range("items=0-24")->last == 24u);
+  CHECK(parse_item_range("items 10-")->first == 10u);
+  CHECK_FALSE(parse_item_range("items=10-")->last.has_value());
+  CHECK_FALSE(parse_item_range("items=-5"));
+  CHECK_FALSE(parse_item_range("items=0-1,4-5"));
+  CHECK_FALSE(parse_item_range("bytes=0-1"));
+  CHECK_FALSE(parse_item_range("items=a-b"));
+  CHECK_FALSE(parse_item_range("items=99999999999999999999-1"));
+  CHECK_FALSE(parse_item_range(""));
 }

@@ -21,6 +21,7 @@ struct Request {
   std::string_view accept;
   std::string_view if_none_match;
   std::string_view if_modified_since;
+  std::string_view range;           // Range: items=a-b
   std::string_view origin;          // CORS
   std::string_view request_method;  // Access-Control-Request-Method (preflight)
   std::string request_id;           // already chosen: the client's or a generated one
