@@ -330,14 +330,17 @@ std::string HttpReply::describe() const {
   return s;
 }
 
-HttpReply HttpApi::get(const std::string& path) const {
+HttpReply HttpApi::get(const std::string& path,
+                       const std::multimap<std::string, std::string>& headers) const {
   HttpReply reply;
   reply.path = path;
   httplib::Client client(host_, port_);
   client.set_connection_timeout(2);
   client.set_read_timeout(10);
   client.set_write_timeout(5);
-  auto res = client.Get(path.c_str());
+  httplib::Headers request_headers;
+  for (const auto& [k, v] : headers) request_headers.emplace(k, v);
+  auto res = client.Get(path.c_str(), request_headers);
   if (!res) {
     reply.error = httplib::to_string(res.error());
     return reply;

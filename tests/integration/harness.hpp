@@ -133,7 +133,8 @@ struct HttpReply {
 class HttpApi {
  public:
   HttpApi(std::string host, std::uint16_t port) : host_(std::move(host)), port_(port) {}
-  [[nodiscard]] HttpReply get(const std::string& path) const;
+  [[nodiscard]] HttpReply get(const std::string& path,
+                              const std::multimap<std::string, std::string>& headers = {}) const;
 
  private:
   std::string host_;

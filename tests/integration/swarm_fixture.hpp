@@ -49,8 +49,9 @@ Swarm& require_swarm();
 // `docker -H <our socket> args...`, REQUIREd to succeed; its trimmed stdout.
 std::string docker_ok(Swarm& s, std::vector<std::string> args, const std::string& stdin_data = {});
 
-inline HttpReply get(Swarm& s, const std::string& path) {
-  return s.api->get(path);
+inline HttpReply get(Swarm& s, const std::string& path,
+                     const std::multimap<std::string, std::string>& headers = {}) {
+  return s.api->get(path, headers);
 }
 
 // wait_until that also gives up as soon as narwhal has died, saying so in `last`.
