@@ -101,9 +101,8 @@ std::optional<QueryError> parse_list_query(Kind kind, const std::vector<Param>& 
       }
       out.search = p.value;
     } else if (p.name == "filter") {
-      return QueryError{"FLT003",
-                        "filter expressions are not supported by this version of narwhal yet; "
-                        "use search, sort and paging"};
+      // Compiled (and checked) by the caller's FilterCache; an empty one filters nothing.
+      out.filter = util::trim(p.value).empty() ? std::string{} : p.value;
     }
   }
   return std::nullopt;
@@ -186,16 +185,20 @@ void page(std::vector<T>& items, const ListQuery& q) {
 }  // namespace
 
 Page select(const state::Snapshot& snap, Kind kind, const std::vector<const Object*>& items,
-            const ListQuery& q) {
+            const ListQuery& q, const FilterProgram* filter) {
   Page out;
   out.items.reserve(items.size());
   for (const Object* o : items) {
-    // Tasks have no names of their own: search matches their service's name.
-    std::string_view name = o->name;
-    if (kind == Kind::task) {
-      if (const auto* svc = snap.table(Kind::service).find(o->service_id)) name = svc->name;
+    if (filter != nullptr && !filter->matches(snap, *o)) continue;
+    if (!q.search.empty()) {
+      // Tasks have no names of their own: search matches their service's name.
+      std::string_view name = o->name;
+      if (kind == Kind::task) {
+        if (const auto* svc = snap.table(Kind::service).find(o->service_id)) name = svc->name;
+      }
+      if (!util::icontains(name, q.search)) continue;
     }
-    if (q.search.empty() || util::icontains(name, q.search)) out.items.push_back(o);
+    out.items.push_back(o);
   }
   out.total = out.items.size();
   if (!q.sort.empty()) {
@@ -211,9 +214,11 @@ Page select(const state::Snapshot& snap, Kind kind, const std::vector<const Obje
   return out;
 }
 
-StackPage select_stacks(const state::Snapshot& snap, const ListQuery& q) {
+StackPage select_stacks(const state::Snapshot& snap, const ListQuery& q,
+                        const FilterProgram* filter) {
   StackPage out;
   for (const auto& st : *snap.stacks) {
+    if (filter != nullptr && !filter->matches(snap, st)) continue;
     if (q.search.empty() || util::icontains(st.name, q.search)) out.items.push_back(&st);
   }
   out.total = out.items.size();

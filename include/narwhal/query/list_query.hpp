@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "narwhal/query/filter.hpp"
 #include "narwhal/state/snapshot.hpp"
 
 namespace narwhal::query {
@@ -34,7 +35,7 @@ struct ListQuery {
 };
 
 struct QueryError {
-  std::string code;    // registry code (API006, FLT003, SEA002, …)
+  std::string code;    // registry code (API006, SEA002, …)
   std::string detail;  // names the parameter and what would be valid
 };
 
@@ -50,19 +51,22 @@ struct QueryError {
 // The canonical form of the parameters that affect a list body, for cache keys and links.
 [[nodiscard]] std::string canonical(const ListQuery& q);
 
-// search → sort → page over `items` (already narrowed to a scope). `total` is after search.
+// search → filter → sort → page over `items` (already narrowed to a scope); `total` counts
+// after search and filter. `filter` may be null.
 struct Page {
   std::vector<const state::Object*> items;
   std::size_t total = 0;
 };
 [[nodiscard]] Page select(const state::Snapshot& snap, state::Kind kind,
-                          const std::vector<const state::Object*>& items, const ListQuery& q);
+                          const std::vector<const state::Object*>& items, const ListQuery& q,
+                          const FilterProgram* filter = nullptr);
 
 // The same for stacks, which are derived rather than engine objects.
 struct StackPage {
   std::vector<const state::Stack*> items;
   std::size_t total = 0;
 };
-[[nodiscard]] StackPage select_stacks(const state::Snapshot& snap, const ListQuery& q);
+[[nodiscard]] StackPage select_stacks(const state::Snapshot& snap, const ListQuery& q,
+                                      const FilterProgram* filter = nullptr);
 
 }  // namespace narwhal::query
