@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   hs.base_path = cfg.base_path;
   hs.ready_grace = cfg.ready_grace;
   hs.max_search_chars = cfg.max_search_chars;
+  hs.max_filter_chars = cfg.max_filter_chars;
   hs.cors_origins = cfg.cors_origins;
   hs.version = NARWHAL_VERSION;
   nw::http::Handler handler(hs, store);

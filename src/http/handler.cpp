@@ -143,9 +143,13 @@ struct Handler::Impl {
   mutable std::shared_mutex cache_mutex;
   mutable std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache;
   mutable std::atomic<std::uint64_t> hits{0}, misses{0};
+  mutable query::FilterCache filters;
 
   Impl(Settings s, const state::Store& st)
-      : settings(std::move(s)), store(st), site{settings.base_path} {}
+      : settings(std::move(s)),
+        store(st),
+        site{settings.base_path},
+        filters(256, settings.max_filter_chars) {}
 
   Reply problem(std::string code, std::string detail, std::string_view instance,
                 std::string_view request_id, std::vector<std::string> candidates = {}) const {
@@ -463,6 +467,15 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
   if (const auto err = query::parse_list_query(kind, *params, settings.max_search_chars, q)) {
     return problem(err->code, err->detail, path, rq.request_id);
   }
+  query::FilterPtr filter;
+  if (!q.filter.empty()) {
+    auto compiled = filters.get(kind, q.filter);
+    if (!compiled) {
+      return problem(compiled.error().code, "filter: " + compiled.error().detail, path,
+                     rq.request_id);
+    }
+    filter = std::move(*compiled);
+  }
   // Range paging applies only when the query names no page (query parameters win).
   std::optional<ItemRange> range;
   if (!q.explicit_paging && !rq.range.empty()) range = parse_item_range(rq.range);
@@ -487,7 +500,7 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
     render::CollectionPage page{self, 0, q.limit, q.offset};
     Fresh fresh;
     if (kind == Kind::stack) {
-      const auto sel = query::select_stacks(*snap, q);
+      const auto sel = query::select_stacks(*snap, q, filter.get());
       page.total = sel.total;
       fresh.body = {render::render_stack_collection(*snap, sel.items, page, site), 0};
     } else {
@@ -501,7 +514,7 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
         }
         scope.push_back(o.get());
       }
-      const auto sel = query::select(*snap, kind, scope, q);
+      const auto sel = query::select(*snap, kind, scope, q, filter.get());
       page.total = sel.total;
       fresh.body = {render::render_collection(*snap, kind, sel.items, page, site), 0};
     }
@@ -521,7 +534,7 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
   }
   Reply r = respond(rq, rep, *entry);
   r.headers.emplace_back("Accept-Ranges", "items");
-  r.headers.emplace_back("Link", entry->links);
+  r.links = entry->links;
   r.headers.emplace_back("Link-Template", item_template(kind));
   if (range && r.status == 200) {
     const std::size_t last = std::min(q.offset + q.limit, total) - 1;

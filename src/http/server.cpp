@@ -135,9 +135,14 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
     out += ": ";
     out += value;
   }
-  if (r.discovery_links) {
+  // One Link field: clients that read a single header value still see every relation.
+  if (r.discovery_links || !r.links.empty()) {
     out += "\r\nLink: ";
-    out += links;
+    out += r.links;
+    if (r.discovery_links) {
+      if (!r.links.empty()) out += ", ";
+      out += links;
+    }
   }
   out += "\r\nRequest-Id: ";
   out += request_id;

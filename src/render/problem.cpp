@@ -39,9 +39,13 @@ const std::vector<ErrorCode>& error_registry() {
        "narwhal has not completed a full sync with the Docker engine, or lost it longer than "
        "the grace period ago.",
        "Check the engine address and that it is a swarm manager; /cluster shows the last error."},
-      {"FLT003", 400, "Filter expressions unavailable",
-       "This version of narwhal does not evaluate the filter parameter yet.",
-       "Drop filter and use search, sort and paging."},
+      {"FLT001", 400, "Filter too long",
+       "The filter expression is over the configured length limit.",
+       "Shorten the expression, or split the question into several requests."},
+      {"FLT002", 400, "Invalid filter",
+       "The filter expression does not compile: a syntax error, an unknown field, a type "
+       "mismatch, a bad regular expression, or nesting or a list over the limits.",
+       "Fix the expression at the column the detail names; /api lists the fields of each type."},
       {"SEA002", 400, "Search text too long", "The search text is over the configured limit.",
        "Shorten the search text."},
       {"NOD001", 409, "Ambiguous node", "The ID prefix or name matches more than one node.",

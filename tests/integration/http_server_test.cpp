@@ -79,6 +79,8 @@ TEST_CASE("every response carries the cross-cutting headers") {
   CHECK(res->get_header_value("Vary") == "Accept");
   CHECK(res->get_header_value("Allow") == "GET, HEAD, OPTIONS");
   CHECK(res->get_header_value("Link").find("rel=\"service-desc\"") != std::string::npos);
+  CHECK(res->get_header_value("Link").find("rel=\"first\"") != std::string::npos);
+  CHECK(res->get_header_value_count("Link") == 1);
   CHECK(res->get_header_value("Request-Id").size() == 16);
   CHECK_FALSE(res->get_header_value("Date").empty());
   CHECK_FALSE(res->get_header_value("ETag").empty());

@@ -37,6 +37,7 @@ struct Reply {
   std::string_view cache_control;
   bool vary_accept = false;
   bool discovery_links = true;  // Link: service-desc/describedby (not on /-/…)
+  std::string links;            // more Link values (paging), sent in the same Link field
   std::string content_location;
   std::vector<std::pair<std::string_view, std::string>> headers;  // any others
 };
@@ -48,6 +49,7 @@ struct Settings {
   std::vector<std::string> cors_origins;
   std::string version = "0.1.0";
   std::size_t cache_entries = 4096;
+  std::size_t max_filter_chars = 512;
 };
 
 class Handler {
