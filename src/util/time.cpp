@@ -89,6 +89,7 @@ std::tm utc_tm(std::int64_t micros) noexcept {
   gmtime_r(&t, &tm);
   return tm;
 }
+constexpr std::int64_t kYear10000 = 253402300800;  // 10000-01-01T00:00:00Z in seconds
 constexpr std::array<const char*, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr std::array<const char*, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -125,7 +126,10 @@ std::optional<std::int64_t> parse_http_date(std::string_view s) noexcept {
     if (s.substr(8, 3) == kMonths.at(static_cast<std::size_t>(i))) mo = i + 1;
   }
   if (mo == 0 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
-  return (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1'000'000;
+  const std::int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+  // A leap second on 9999-12-31 would roll into year 10000, which IMF-fixdate cannot write.
+  if (secs >= kYear10000) return std::nullopt;
+  return secs * 1'000'000;
 }
 
 }  // namespace narwhal::util
