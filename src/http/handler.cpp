@@ -332,7 +332,6 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
   }
 
   // Representation: a path extension wins over Accept (exact path first, see below).
-  std::optional<Representation> forced;
   std::vector<std::string> route_segs = segs;
   auto negotiate = [&](std::optional<Representation> ext) -> std::optional<Representation> {
     if (ext) return is_json(*ext) ? ext : std::nullopt;
