@@ -49,7 +49,8 @@ pkgs=(meson ninja-build pkg-config g++ cmake "$boost_pkg" rapidjson-dev libpugix
       libre2-dev libtomlplusplus-dev libcli11-dev curl)
 if [ "$want_test" -eq 1 ]; then
   # A real dockerd in swarm mode for the integration tests, and a static busybox for its image.
-  pkgs+=(docker.io busybox-static iproute2 util-linux procps openssl)
+  # clang 14 and libFuzzer for the fuzz targets (tests/fuzz/run.sh).
+  pkgs+=(docker.io busybox-static iproute2 util-linux procps openssl clang-14 libfuzzer-14-dev)
 fi
 if [ "$want_bench" -eq 1 ]; then
   pkgs+=(wrk nginx-light util-linux)

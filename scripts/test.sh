@@ -48,5 +48,18 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan "ASan+UBSan build" || status=1
 
+# libFuzzer targets (clang, ASan+UBSan), 60 s each; each target counts as one test.
+echo "== fuzz"
+fuzz_log=$(mktemp)
+bash tests/fuzz/run.sh 60 2>&1 | tee "$fuzz_log"
+fuzz_rc=${PIPESTATUS[0]}
+fuzz_ok=$(grep -c '^fuzz_[a-z_]*: ok' "$fuzz_log")
+fuzz_fail=$(grep -c '^fuzz_[a-z_]*: FAILED' "$fuzz_log")
+if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_fail" -eq 0 ]; then fuzz_fail=1; fi
+rm -f "$fuzz_log"
+total_ok=$((total_ok + fuzz_ok))
+total_fail=$((total_fail + fuzz_fail))
+[ "$fuzz_rc" -eq 0 ] || status=1
+
 echo "tests: $total_ok passed, $total_fail failed"
 exit $status
