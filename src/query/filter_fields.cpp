@@ -100,6 +100,7 @@ const std::array kTask{
     plain("service", &Object::service_id),
     Field{"service_name", Type::string, false,
           [](const Item& i) {
+            if (!i.object->service_name.empty()) return text(i.object->service_name);
             const Object* svc = service_of(i);
             return text(svc != nullptr ? std::string_view(svc->name) : std::string_view{});
           }},

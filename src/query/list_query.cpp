@@ -192,10 +192,7 @@ Page select(const state::Snapshot& snap, Kind kind, const std::vector<const Obje
     if (filter != nullptr && !filter->matches(snap, *o)) continue;
     if (!q.search.empty()) {
       // Tasks have no names of their own: search matches their service's name.
-      std::string_view name = o->name;
-      if (kind == Kind::task) {
-        if (const auto* svc = snap.table(Kind::service).find(o->service_id)) name = svc->name;
-      }
+      std::string_view name = kind == Kind::task ? o->service_name : o->name;
       if (!util::icontains(name, q.search)) continue;
     }
     out.items.push_back(o);

@@ -25,9 +25,20 @@ bool same(const Object& a, const Object& b) {
   return a.raw == b.raw;
 }
 
-// Merges `ops` into `old`, recording entries; returns null when nothing changed.
+// A task carrying its service's name (a copy when the name must be added).
+ObjectPtr stamped(const ObjectPtr& task, const Table* services) {
+  if (services == nullptr || task->kind != Kind::task) return task;
+  const Object* svc = services->find(task->service_id);
+  if (svc == nullptr || svc->name == task->service_name) return task;
+  auto copy = std::make_shared<Object>(*task);
+  copy->service_name = svc->name;
+  return copy;
+}
+
+// Merges `ops` into `old`, recording entries; returns null when nothing changed. Tasks that
+// enter the table are stamped with their service's name from `services` (null: other kinds).
 TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entries,
-               std::int64_t now) {
+               std::int64_t now, const Table* services) {
   auto next = std::make_shared<Table>();
   next->items.reserve(old.items.size() + ops.size());
   bool changed = false;
@@ -44,7 +55,7 @@ TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entr
     } else if (oi == old.items.end() || pi->first < (*oi)->id) {
       if (pi->second) {
         record(nullptr, pi->second.get(), Action::create);
-        next->items.push_back(pi->second);
+        next->items.push_back(stamped(pi->second, services));
       }
       ++pi;
     } else {  // same ID
@@ -54,7 +65,7 @@ TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entr
         next->items.push_back(*oi);
       } else {
         record(oi->get(), pi->second.get(), Action::update);
-        next->items.push_back(pi->second);
+        next->items.push_back(stamped(pi->second, services));
       }
       ++oi;
       ++pi;
@@ -187,13 +198,34 @@ Applied apply(const SnapshotPtr& before, const Change& change, std::int64_t now)
   bool changed = false;
   for (std::size_t k = 0; k < kEngineKinds; ++k) {
     if (ops.at(k).empty()) continue;
-    if (auto table = merge(*before->tables.at(k), ops.at(k), out.entries, now)) {
+    // Services merge before tasks (Kind order), so tasks see this change's services.
+    const Table* services =
+        k == static_cast<std::size_t>(Kind::task) ? next->tables.at(1).get() : nullptr;
+    if (auto table = merge(*before->tables.at(k), ops.at(k), out.entries, now, services)) {
       next->tables.at(k) = std::move(table);
       next->generations.at(k) = next->generations.at(k) + 1;
       changed = true;
     }
   }
   auto kind_changed = [&](Kind k) { return next->generation_of(k) != before->generation_of(k); };
+  if (kind_changed(Kind::service)) {
+    // Tasks listed before their service was known get its name now.
+    const Table& services = next->table(Kind::service);
+    const Table& tasks = next->table(Kind::task);
+    std::shared_ptr<Table> restamped;
+    for (std::size_t i = 0; i < tasks.items.size(); ++i) {
+      const auto& t = tasks.items[i];
+      if (!t->service_name.empty()) continue;
+      auto with_name = stamped(t, &services);
+      if (with_name == t) continue;
+      if (!restamped) restamped = std::make_shared<Table>(tasks);
+      restamped->items[i] = std::move(with_name);
+    }
+    if (restamped) {
+      next->tables.at(static_cast<std::size_t>(Kind::task)) = std::move(restamped);
+      next->generations.at(static_cast<std::size_t>(Kind::task)) += 1;
+    }
+  }
   if (kind_changed(Kind::service) || kind_changed(Kind::task)) next->tallies = tally(*next);
   if (kind_changed(Kind::service) || kind_changed(Kind::config) || kind_changed(Kind::secret) ||
       kind_changed(Kind::network) || kind_changed(Kind::volume)) {

@@ -281,3 +281,31 @@ TEST_CASE("the history ring is bounded and newest first") {
   later.append(one);
   CHECK(one[0].id > e.back().id);  // IDs never repeat across restarts
 }
+
+TEST_CASE("tasks carry their service's name, also when listed before the service") {
+  auto task = parse_object(
+      Kind::task,
+      R"({"ID":"t1","Version":{"Index":5},"ServiceID":"s1","NodeID":"n1","Status":{"State":"running"}})");
+  auto svc = parse_object(
+      Kind::service,
+      R"({"ID":"s1","Version":{"Index":1},"Spec":{"Name":"web","Mode":{"Replicated":{"Replicas":1}}}})");
+  Store store(100);
+  Change first;
+  first.upserts = {task.object};
+  (void)store.apply(first);
+  CHECK(store.snapshot()->table(Kind::task).find("t1")->service_name.empty());
+  Change second;
+  second.upserts = {svc.object};
+  (void)store.apply(second);
+  CHECK(store.snapshot()->table(Kind::task).find("t1")->service_name == "web");
+  // a later task of a known service is stamped as it enters
+  auto task2 = parse_object(
+      Kind::task,
+      R"({"ID":"t2","Version":{"Index":6},"ServiceID":"s1","NodeID":"n1","Status":{"State":"running"}})");
+  Change third;
+  third.upserts = {task2.object};
+  (void)store.apply(third);
+  CHECK(store.snapshot()->table(Kind::task).find("t2")->service_name == "web");
+  // the engine's bytes are untouched
+  CHECK(store.snapshot()->table(Kind::task).find("t2")->raw == task2.object->raw);
+}

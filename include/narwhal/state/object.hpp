@@ -37,8 +37,14 @@ struct Object {
   std::string stack;          // com.docker.stack.namespace, "" when none
   Labels labels;
 
+  // Hot fields first, side by side: filters over 100 000 tasks read `state` and `service_name`
+  // of every task, and each extra cache line costs milliseconds there.
+  std::string state;  // node state (ready, down, …) or task state (running, failed, …)
+  // task: its service's name, stamped by the store once the service is known (swarm service
+  // names never change), so filters and lists need no lookup per task.
+  std::string service_name;
   // node
-  std::string role, state, availability, address, engine_version;
+  std::string role, availability, address, engine_version;
   bool leader = false;
   // node: capacity; task: reservation
   std::int64_t nano_cpus = 0, memory_bytes = 0;
