@@ -6,6 +6,7 @@
 
 #include <array>
 
+#include "narwhal/state/snapshot.hpp"
 #include "narwhal/util/time.hpp"
 
 namespace narwhal::state {
@@ -269,7 +270,7 @@ ParseOutcome parse_object(Kind kind, std::string_view json) {
   return from_value(kind, doc, doc.GetAllocator());
 }
 
-ListOutcome parse_list(Kind kind, std::string_view json) {
+ListOutcome parse_list(Kind kind, std::string_view json, const Table* known) {
   ListOutcome out;
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
@@ -293,6 +294,17 @@ ListOutcome parse_list(Kind kind, std::string_view json) {
   }
   out.objects.reserve(items->Size());
   for (auto& item : items->GetArray()) {
+    if (known != nullptr) {
+      const Value* id = member(item, "ID");
+      const std::uint64_t version = uint_of(path(item, {"Version", "Index"}));
+      if (id != nullptr && id->IsString() && version != 0) {
+        auto old = known->get({id->GetString(), id->GetStringLength()});
+        if (old && old->version == version) {
+          out.objects.push_back(std::move(old));
+          continue;
+        }
+      }
+    }
     auto parsed = from_value(kind, item, doc.GetAllocator());
     if (parsed.object) {
       out.objects.push_back(std::move(parsed.object));

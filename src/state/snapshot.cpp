@@ -16,6 +16,12 @@ const Object* Table::find(std::string_view id) const noexcept {
   return nullptr;
 }
 
+ObjectPtr Table::get(std::string_view id) const noexcept {
+  const auto it = std::lower_bound(items.begin(), items.end(), id, id_less);
+  if (it != items.end() && (*it)->id == id) return *it;
+  return nullptr;
+}
+
 Table::Lookup Table::lookup(std::string_view key) const {
   Lookup out;
   if (key.empty()) return out;

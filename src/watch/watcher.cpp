@@ -82,7 +82,7 @@ struct Watcher::Impl {
             "listing " + std::string(state::kind_collection(kind)) + ": " + body.error().describe();
         return classify(body.error());
       }
-      auto listed = state::parse_list(kind, *body);
+      auto listed = state::parse_list(kind, *body, &store.snapshot()->table(kind));
       if (!listed.error.empty()) {
         last_error = "listing " + std::string(state::kind_collection(kind)) + ": " + listed.error;
         return Outcome::failed;
@@ -110,7 +110,7 @@ struct Watcher::Impl {
       util::log::warn("task re-list failed", {{"error", body.error().describe()}});
       return classify(body.error());
     }
-    auto listed = state::parse_list(Kind::task, *body);
+    auto listed = state::parse_list(Kind::task, *body, &store.snapshot()->table(Kind::task));
     if (!listed.error.empty()) {
       util::log::warn("task re-list unusable", {{"error", listed.error}});
       return Outcome::failed;

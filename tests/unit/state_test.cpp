@@ -309,3 +309,21 @@ TEST_CASE("tasks carry their service's name, also when listed before the service
   // the engine's bytes are untouched
   CHECK(store.snapshot()->table(Kind::task).find("t2")->raw == task2.object->raw);
 }
+
+TEST_CASE("a re-list shares the objects whose version did not move") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  const auto snap = store.snapshot();
+  const auto again = parse_list(Kind::task, sample("tasks-running.json"), &snap->table(Kind::task));
+  REQUIRE(again.objects.size() == 4);
+  for (const auto& t : again.objects) CHECK(t == snap->table(Kind::task).get(t->id));
+  // a moved version is parsed afresh
+  std::string body = sample("tasks-running.json");
+  const auto pos = body.find("\"Index\":");
+  REQUIRE(pos != std::string::npos);
+  body.insert(pos + 8, "9");
+  const auto moved = parse_list(Kind::task, body, &snap->table(Kind::task));
+  std::size_t fresh = 0;
+  for (const auto& t : moved.objects) fresh += t != snap->table(Kind::task).get(t->id) ? 1 : 0;
+  CHECK(fresh == 1);
+}

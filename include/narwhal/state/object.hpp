@@ -79,7 +79,12 @@ struct ListOutcome {
   std::size_t skipped = 0;
   std::string error;  // the whole body was unusable
 };
-[[nodiscard]] ListOutcome parse_list(Kind kind, std::string_view json);
+// With `known` (the kind's current table), an item whose ID and Version.Index match a known
+// object is that object, shared rather than parsed again: a periodic re-list of 100 000 tasks
+// then mostly costs the JSON parse.
+struct Table;
+[[nodiscard]] ListOutcome parse_list(Kind kind, std::string_view json,
+                                     const Table* known = nullptr);
 
 // The swarm object without its join tokens, minified; "" when the body is not an object.
 [[nodiscard]] std::string scrub_swarm(std::string_view json);

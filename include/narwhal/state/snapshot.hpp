@@ -20,6 +20,7 @@ struct Table {
   std::vector<ObjectPtr> items;
 
   [[nodiscard]] const Object* find(std::string_view id) const noexcept;
+  [[nodiscard]] ObjectPtr get(std::string_view id) const noexcept;  // shared; null when absent
   // Like the docker CLI: exact ID, then exact name, then unique ID prefix. On ambiguity `found`
   // is null and `candidates` lists the matches.
   struct Lookup {
