@@ -501,7 +501,7 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
     if (kind == Kind::stack) {
       const auto sel = query::select_stacks(*snap, q, filter.get());
       page.total = sel.total;
-      fresh.body = {render::render_stack_collection(*snap, sel.items, page, site), 0};
+      fresh.body = {render::render_stack_collection(sel.items, page, site), 0};
     } else {
       std::vector<const state::Object*> scope;
       const auto& items = snap->table(kind).items;
@@ -515,7 +515,7 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
       }
       const auto sel = query::select(*snap, kind, scope, q, filter.get());
       page.total = sel.total;
-      fresh.body = {render::render_collection(*snap, kind, sel.items, page, site), 0};
+      fresh.body = {render::render_collection(*snap, sel.items, page, site), 0};
     }
     fresh.total = page.total;
     fresh.links = paging_links(path, *params, q.limit, q.offset, page.total);
@@ -558,7 +558,7 @@ Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, st
     }
     const std::string canonical = site.url(Kind::stack, st->name);
     const auto entry = cached(canonical, deps_of(*snap, {Kind::stack}),
-                              [&] { return render::render_stack(*snap, *st, true, site); });
+                              [&] { return render::render_stack(*st, true, site); });
     return respond(rq, rep, *entry);
   }
   const state::Object* found = nullptr;

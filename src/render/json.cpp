@@ -38,23 +38,32 @@ void ref(std::string& out, const Site& site, Kind kind, std::string_view id,
   out.push_back('}');
 }
 
-// Opens an object with @context (detail), @id and @type, then the engine's own members.
-void open_object(std::string& out, const Object& o, bool detail, const Site& site) {
+// Opens a JSON-LD object: "@context" (documents only, not items of a list), "@id", "@type".
+void open_node(std::string& out, const Site& site, bool with_context, std::string_view id,
+               std::string_view type) {
   out.push_back('{');
-  if (detail) {
+  if (with_context) {
     key(out, "@context");
     util::append_json_string(out, site.context());
     out.push_back(',');
   }
   key(out, "@id");
-  util::append_json_string(out, site.url(o.kind, o.id));
+  util::append_json_string(out, id);
   out += ",\"@type\":";
-  util::append_json_string(out, state::kind_type(o.kind));
-  // The engine's object without its braces.
-  if (o.raw.size() > 2) {
-    out.push_back(',');
-    out.append(o.raw, 1, o.raw.size() - 2);
-  }
+  util::append_json_string(out, type);
+}
+
+// Appends the members of the engine's object `raw` (its bytes without the braces).
+void splice(std::string& out, const std::string& raw) {
+  if (raw.size() <= 2) return;
+  out.push_back(',');
+  out.append(raw, 1, raw.size() - 2);
+}
+
+// Opens an object with @context (detail), @id and @type, then the engine's own members.
+void open_object(std::string& out, const Object& o, bool detail, const Site& site) {
+  open_node(out, site, detail, site.url(o.kind, o.id), state::kind_type(o.kind));
+  splice(out, o.raw);
 }
 
 template <class Pred>
@@ -147,21 +156,12 @@ Body render_object(const state::Snapshot& snap, const Object& o, bool detail, co
   return body;
 }
 
-Body render_stack(const state::Snapshot& snap, const state::Stack& st, bool detail,
-                  const Site& site) {
-  (void)snap;
+Body render_stack(const state::Stack& st, bool detail, const Site& site) {
   Body body;
   body.last_modified = st.updated;
   std::string& out = body.text;
-  out.push_back('{');
-  if (detail) {
-    key(out, "@context");
-    util::append_json_string(out, site.context());
-    out.push_back(',');
-  }
-  key(out, "@id");
-  util::append_json_string(out, site.url(Kind::stack, st.name));
-  out += ",\"@type\":\"Stack\",\"name\":";
+  open_node(out, site, detail, site.url(Kind::stack, st.name), "Stack");
+  out += ",\"name\":";
   util::append_json_string(out, st.name);
   for (const Kind k : {Kind::service, Kind::config, Kind::secret, Kind::network, Kind::volume}) {
     out.push_back(',');
@@ -182,11 +182,8 @@ Body render_stack(const state::Snapshot& snap, const state::Stack& st, bool deta
 namespace {
 
 void open_collection(std::string& out, const CollectionPage& page, const Site& site) {
-  out += "{\"@context\":";
-  util::append_json_string(out, site.context());
-  out += ",\"@id\":";
-  util::append_json_string(out, page.self);
-  out += ",\"@type\":\"Collection\",\"items\":[";
+  open_node(out, site, true, page.self, "Collection");
+  out += ",\"items\":[";
 }
 
 void close_collection(std::string& out, const CollectionPage& page) {
@@ -196,10 +193,8 @@ void close_collection(std::string& out, const CollectionPage& page) {
 
 }  // namespace
 
-std::string render_collection(const state::Snapshot& snap, Kind kind,
-                              const std::vector<const Object*>& items, const CollectionPage& page,
-                              const Site& site) {
-  (void)kind;
+std::string render_collection(const state::Snapshot& snap, const std::vector<const Object*>& items,
+                              const CollectionPage& page, const Site& site) {
   std::string out;
   std::size_t size = 256;
   for (const Object* o : items) size += o->raw.size() + 160;
@@ -213,25 +208,22 @@ std::string render_collection(const state::Snapshot& snap, Kind kind,
   return out;
 }
 
-std::string render_stack_collection(const state::Snapshot& snap,
-                                    const std::vector<const state::Stack*>& items,
+std::string render_stack_collection(const std::vector<const state::Stack*>& items,
                                     const CollectionPage& page, const Site& site) {
   std::string out;
   open_collection(out, page, site);
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out.push_back(',');
-    out += render_stack(snap, *items[i], false, site).text;
+    out += render_stack(*items[i], false, site).text;
   }
   close_collection(out, page);
   return out;
 }
 
 std::string render_cluster(const state::Snapshot& snap, const Site& site, bool ready) {
-  std::string out = "{\"@context\":";
-  util::append_json_string(out, site.context());
-  out += ",\"@id\":";
-  util::append_json_string(out, site.base_path + "/cluster");
-  out += ",\"@type\":\"Cluster\",\"counts\":{";
+  std::string out;
+  open_node(out, site, true, site.base_path + "/cluster", "Cluster");
+  out += ",\"counts\":{";
   for (std::size_t k = 0; k < state::kKinds; ++k) {
     const Kind kind = static_cast<Kind>(k);
     if (k > 0) out.push_back(',');
@@ -301,26 +293,16 @@ std::string render_cluster(const state::Snapshot& snap, const Site& site, bool r
 }
 
 std::string render_swarm(const state::Snapshot& snap, const Site& site) {
-  std::string out = "{\"@context\":";
-  util::append_json_string(out, site.context());
-  out += ",\"@id\":";
-  util::append_json_string(out, site.base_path + "/swarm");
-  out += ",\"@type\":\"Swarm\"";
-  const std::string& raw = *snap.swarm;
-  if (raw.size() > 2) {
-    out.push_back(',');
-    out.append(raw, 1, raw.size() - 2);
-  }
+  std::string out;
+  open_node(out, site, true, site.base_path + "/swarm", "Swarm");
+  splice(out, *snap.swarm);
   out.push_back('}');
   return out;
 }
 
 std::string render_index(const Site& site) {
-  std::string out = "{\"@context\":";
-  util::append_json_string(out, site.context());
-  out += ",\"@id\":";
-  util::append_json_string(out, site.base_path + "/");
-  out += ",\"@type\":\"EntryPoint\"";
+  std::string out;
+  open_node(out, site, true, site.base_path + "/", "EntryPoint");
   for (std::size_t k = 0; k < state::kKinds; ++k) {
     const auto coll = state::kind_collection(static_cast<Kind>(k));
     out.push_back(',');

@@ -28,18 +28,16 @@ struct Site {
 // @context and cross-references).
 [[nodiscard]] Body render_object(const state::Snapshot& snap, const state::Object& o, bool detail,
                                  const Site& site);
-[[nodiscard]] Body render_stack(const state::Snapshot& snap, const state::Stack& st, bool detail,
-                                const Site& site);
+[[nodiscard]] Body render_stack(const state::Stack& st, bool detail, const Site& site);
 
 struct CollectionPage {
   std::string self;  // the request URL with its query, base path included
   std::size_t total = 0, limit = 0, offset = 0;
 };
-[[nodiscard]] std::string render_collection(const state::Snapshot& snap, state::Kind kind,
+[[nodiscard]] std::string render_collection(const state::Snapshot& snap,
                                             const std::vector<const state::Object*>& items,
                                             const CollectionPage& page, const Site& site);
-[[nodiscard]] std::string render_stack_collection(const state::Snapshot& snap,
-                                                  const std::vector<const state::Stack*>& items,
+[[nodiscard]] std::string render_stack_collection(const std::vector<const state::Stack*>& items,
                                                   const CollectionPage& page, const Site& site);
 
 [[nodiscard]] std::string render_cluster(const state::Snapshot& snap, const Site& site, bool ready);
