@@ -19,7 +19,8 @@ std::string_view action_name(Action a) noexcept {
 // fewer than a million changes a second are recorded on average.
 History::History(std::size_t capacity)
     : capacity_(std::max<std::size_t>(capacity, 1)),
-      last_id_(static_cast<std::uint64_t>(util::now_micros())) {}
+      seed_(static_cast<std::uint64_t>(util::now_micros())),
+      last_id_(seed_) {}
 
 void History::append(std::vector<HistoryEntry>& entries) {
   const std::lock_guard lock(mutex_);
@@ -35,6 +36,18 @@ std::vector<HistoryEntry> History::latest(std::size_t limit, std::uint64_t befor
   std::vector<HistoryEntry> out;
   for (auto it = ring_.rbegin(); it != ring_.rend() && out.size() < limit; ++it) {
     if (it->id < before) out.push_back(*it);
+  }
+  return out;
+}
+
+std::vector<HistoryEntry> History::query(const HistoryQuery& q) const {
+  const std::lock_guard lock(mutex_);
+  std::vector<HistoryEntry> out;
+  for (auto it = ring_.rbegin(); it != ring_.rend() && out.size() < q.limit; ++it) {
+    if (it->id >= q.before) continue;
+    if (q.kind && it->kind != *q.kind) continue;
+    if (!q.resource_id.empty() && it->object_id != q.resource_id) continue;
+    out.push_back(*it);
   }
   return out;
 }

@@ -25,13 +25,18 @@ bool same(const Object& a, const Object& b) {
   return a.raw == b.raw;
 }
 
-// A task carrying its service's name (a copy when the name must be added).
+// A task carrying its service's name, and its own name as the docker CLI shows it:
+// <service>.<slot> for replicated tasks, <service>.<node ID> for global ones (a copy when
+// either must be added).
 ObjectPtr stamped(const ObjectPtr& task, const Table* services) {
   if (services == nullptr || task->kind != Kind::task) return task;
   const Object* svc = services->find(task->service_id);
-  if (svc == nullptr || svc->name == task->service_name) return task;
+  if (svc == nullptr) return task;
+  std::string name = svc->name + "." + (task->slot ? std::to_string(*task->slot) : task->node_id);
+  if (svc->name == task->service_name && name == task->name) return task;
   auto copy = std::make_shared<Object>(*task);
   copy->service_name = svc->name;
+  copy->name = std::move(name);
   return copy;
 }
 
@@ -42,9 +47,10 @@ TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entr
   auto next = std::make_shared<Table>();
   next->items.reserve(old.items.size() + ops.size());
   bool changed = false;
-  auto record = [&](const Object* before, const Object* after, Action action) {
-    const Object& o = after != nullptr ? *after : *before;
-    entries.push_back(HistoryEntry{0, now, o.kind, action, o.id, o.name, summarise(before, after)});
+  auto record = [&](const ObjectPtr& before, const ObjectPtr& after, Action action) {
+    const ObjectPtr& o = after != nullptr ? after : before;
+    entries.push_back(HistoryEntry{0, now, o->kind, action, o->id, o->name,
+                                   summarise(before.get(), after.get()), o});
     changed = true;
   };
   auto oi = old.items.begin();
@@ -54,18 +60,20 @@ TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entr
       next->items.push_back(*oi++);
     } else if (oi == old.items.end() || pi->first < (*oi)->id) {
       if (pi->second) {
-        record(nullptr, pi->second.get(), Action::create);
-        next->items.push_back(stamped(pi->second, services));
+        auto kept = stamped(pi->second, services);
+        record(nullptr, kept, Action::create);
+        next->items.push_back(std::move(kept));
       }
       ++pi;
     } else {  // same ID
       if (!pi->second) {
-        record(oi->get(), nullptr, Action::remove);
+        record(*oi, nullptr, Action::remove);
       } else if (same(**oi, *pi->second)) {
         next->items.push_back(*oi);
       } else {
-        record(oi->get(), pi->second.get(), Action::update);
-        next->items.push_back(stamped(pi->second, services));
+        auto kept = stamped(pi->second, services);
+        record(*oi, kept, Action::update);
+        next->items.push_back(std::move(kept));
       }
       ++oi;
       ++pi;
@@ -138,7 +146,7 @@ void diff_stacks(const StackList& before, const StackList& after,
   auto record = [&](const Stack* old, const Stack* cur, Action action) {
     const std::string& name = cur != nullptr ? cur->name : old->name;
     entries.push_back(
-        HistoryEntry{0, now, Kind::stack, action, name, name, stack_summary(old, cur)});
+        HistoryEntry{0, now, Kind::stack, action, name, name, stack_summary(old, cur), nullptr});
   };
   while (b != before.end() || a != after.end()) {
     if (a == after.end() || (b != before.end() && b->name < a->name)) {
@@ -252,6 +260,12 @@ Applied apply(const SnapshotPtr& before, const Change& change, std::int64_t now)
     }
   }
   if (!changed) return out;
+  // The first state narwhal sees is its baseline, not news: a restart must not flood the
+  // history, the streams and the feeds with a "created" for every object of the swarm.
+  // (A swarm always has a node, so empty tables mean narwhal has not seen the engine yet.)
+  const bool baseline = std::all_of(before->tables.begin(), before->tables.end(),
+                                    [](const TablePtr& t) { return t->items.empty(); });
+  if (baseline) out.entries.clear();
   next->generation = before->generation + 1;
   out.snapshot = std::move(next);
   return out;

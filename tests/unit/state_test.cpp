@@ -107,7 +107,7 @@ TEST_CASE("malformed engine bodies are errors, not crashes") {
   CHECK_FALSE(parse_object(Kind::node, "[]").object);
 }
 
-TEST_CASE("a full sync derives tallies, stacks and history") {
+TEST_CASE("a full sync derives tallies and stacks; the first one is the history's baseline") {
   Store store(100);
   const auto entries = store.apply(full_sync());
   const auto snap = store.snapshot();
@@ -118,10 +118,49 @@ TEST_CASE("a full sync derives tallies, stacks and history") {
   const auto t = snap->tally("zm877tfyji7wheye1kbd0qt4w");
   CHECK(t.desired == 2);
   CHECK(t.running == 1);
+  // What narwhal finds at start is not news: no "created" for every object.
+  CHECK(entries.empty());
+  CHECK(store.history().size() == 0);
+}
+
+TEST_CASE("changes after the baseline are recorded with increasing IDs and their objects") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  Change c;
+  auto svc = parse_object(
+      Kind::service,
+      R"({"ID":"new1","Version":{"Index":900},"Spec":{"Name":"fresh","Mode":{"Replicated":{"Replicas":1}}}})");
+  auto task = parse_object(
+      Kind::task,
+      R"({"ID":"newtask1","Version":{"Index":901},"ServiceID":"new1","NodeID":"n1","Status":{"State":"running"}})");
+  c.upserts = {svc.object, task.object};
+  const auto entries = store.apply(c);
+  REQUIRE(entries.size() == 2);
   CHECK(entries.size() == store.history().size());
-  CHECK(entries.front().action == Action::create);
-  // IDs strictly increase
-  for (std::size_t i = 1; i < entries.size(); ++i) CHECK(entries[i].id > entries[i - 1].id);
+  CHECK(entries[0].action == Action::create);
+  CHECK(entries[1].id > entries[0].id);
+  CHECK(entries[0].id > store.history().seed());
+  // The entry carries the object as stored: the task stamped with its service's name.
+  REQUIRE(entries[1].object);
+  CHECK(entries[1].object->service_name == "fresh");
+  Change rm;
+  rm.removals.emplace_back(Kind::service, "new1");
+  const auto gone = store.apply(rm);
+  REQUIRE(gone.size() == 2);  // the service and its task
+  for (const auto& e : gone) {
+    CHECK(e.action == Action::remove);
+    REQUIRE(e.object);  // as it was
+  }
+  HistoryQuery q;
+  q.kind = Kind::task;
+  CHECK(store.history().query(q).size() == 2);
+  q.resource_id = "newtask1";
+  q.limit = 1;
+  const auto one = store.history().query(q);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].action == Action::remove);
+  q.before = one[0].id;
+  CHECK(store.history().query(q)[0].action == Action::create);
 }
 
 TEST_CASE("an unchanged listing changes nothing and publishes nothing") {
@@ -230,11 +269,11 @@ TEST_CASE("stacks exist while a service carries the namespace") {
       Kind::config,
       R"({"ID":"c2","Version":{"Index":3},"Spec":{"Name":"x","Labels":{"com.docker.stack.namespace":"gone"}}})");
   Store store(100);
+  (void)store.apply(full_sync());  // the baseline
   Change c;
   c.upserts = {svc.object, cfg.object, orphan.object};
   auto entries = store.apply(c);
   auto snap = store.snapshot();
-  REQUIRE(snap->stacks->size() == 1);
   const Stack* shop = snap->stack("shop");
   REQUIRE(shop != nullptr);
   CHECK(shop->of(Kind::service).size() == 1);
@@ -247,7 +286,7 @@ TEST_CASE("stacks exist while a service carries the namespace") {
   Change rm;
   rm.removals.emplace_back(Kind::service, "s1");
   entries = store.apply(rm);
-  CHECK(store.snapshot()->stacks->empty());
+  CHECK(store.snapshot()->stack("shop") == nullptr);
   bool removed = false;
   for (const auto& e : entries) removed |= e.kind == Kind::stack && e.action == Action::remove;
   CHECK(removed);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,18 @@ struct HistoryEntry {
   std::string object_id;
   std::string name;
   std::string summary;
+  // The object as the change left it (as it was, for a removal); null for stacks. Lets streams
+  // and feeds place the change (a task's service and node, a member's stack) and filter on it.
+  ObjectPtr object;
+};
+
+// What /history asks for: newest first, at most `limit`, IDs below `before`, optionally one kind
+// and one resource.
+struct HistoryQuery {
+  std::size_t limit = 50;
+  std::uint64_t before = UINT64_MAX;
+  std::optional<Kind> kind;
+  std::string resource_id;  // "" = any
 };
 
 class History {
@@ -35,13 +48,18 @@ class History {
   // Newest first, at most `limit`, optionally only IDs below `before`.
   [[nodiscard]] std::vector<HistoryEntry> latest(std::size_t limit,
                                                  std::uint64_t before = UINT64_MAX) const;
+  [[nodiscard]] std::vector<HistoryEntry> query(const HistoryQuery& q) const;
   [[nodiscard]] std::size_t size() const;
   [[nodiscard]] std::uint64_t last_id() const;
+  // The ID this process started counting from: every ID it assigns is above it, and any ID at
+  // or below it comes from an earlier process.
+  [[nodiscard]] std::uint64_t seed() const noexcept { return seed_; }
 
  private:
   mutable std::mutex mutex_;
   std::size_t capacity_;
   std::deque<HistoryEntry> ring_;
+  std::uint64_t seed_;
   std::uint64_t last_id_;
 };
 
