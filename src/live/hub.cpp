@@ -1,0 +1,494 @@
+#include "narwhal/live/hub.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "narwhal/util/log.hpp"
+#include "narwhal/util/text.hpp"
+#include "narwhal/util/time.hpp"
+
+namespace narwhal::live {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- Stream ----
+
+Stream::Stream(Scope scope, std::size_t queue_bytes,
+               std::shared_ptr<std::atomic<std::uint64_t>> open)
+    : scope_(std::move(scope)),
+      limit_(queue_bytes),
+      open_(std::move(open)),
+      last_push_(util::steady_millis()) {}
+
+Stream::~Stream() {
+  if (!closed_ && open_) open_->fetch_sub(1);
+}
+
+void Stream::set_waker(std::function<void()> waker) {
+  bool ready = false;
+  {
+    const std::lock_guard lock(mutex_);
+    waker_ = std::move(waker);
+    ready = !queue_.empty() || closed_;
+  }
+  if (ready && waker_) waker_();
+}
+
+Stream::Taken Stream::take() {
+  Taken t;
+  const std::lock_guard lock(mutex_);
+  t.frames.swap(queue_);
+  t.closed = closed_;
+  bytes_ = 0;
+  sync_pending_ = false;
+  return t;
+}
+
+void Stream::close() {
+  std::function<void()> waker;
+  {
+    const std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    queue_.clear();
+    bytes_ = 0;
+    waker = std::move(waker_);  // last call: what the waker holds must not outlive the server
+    waker_ = nullptr;
+  }
+  if (open_) open_->fetch_sub(1);
+  if (waker) waker();
+}
+
+bool Stream::closed() const {
+  const std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+void Stream::push_first(const Frame& frame) {
+  const std::lock_guard lock(mutex_);
+  queue_.push_back(frame);
+  bytes_ += frame->size();
+  ++counters_.frames;
+}
+
+void Stream::push_if_idle(const Frame& frame) {
+  std::function<void()> waker;
+  {
+    const std::lock_guard lock(mutex_);
+    if (closed_ || !queue_.empty()) return;
+    queue_.push_back(frame);
+    bytes_ += frame->size();
+    waker = waker_;
+  }
+  last_push_.store(util::steady_millis());
+  if (waker) waker();
+}
+
+bool Stream::push(const Frame& frame, const Frame& sync) {
+  std::function<void()> waker;
+  bool queued = true;
+  {
+    const std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    const bool was_empty = queue_.empty();
+    if (sync_pending_) {
+      ++counters_.dropped;
+      queued = false;
+    } else if (bytes_ + frame->size() > limit_) {
+      // The client does not keep up: drop its backlog and tell it to reload instead.
+      counters_.dropped += queue_.size() + 1;
+      ++counters_.overflows;
+      queue_.clear();
+      queue_.push_back(sync);
+      bytes_ = sync->size();
+      sync_pending_ = true;
+      queued = false;
+    } else {
+      queue_.push_back(frame);
+      bytes_ += frame->size();
+      ++counters_.frames;
+    }
+    if (was_empty && !queue_.empty()) waker = waker_;
+  }
+  last_push_.store(util::steady_millis());
+  if (waker) waker();
+  return queued;
+}
+
+Stream::Counters Stream::counters() const {
+  const std::lock_guard lock(mutex_);
+  return counters_;
+}
+
+// ---- Hub ----
+
+namespace {
+
+Frame make_frame(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
+}
+
+Frame sync_frame(std::uint64_t id, std::string_view reason) {
+  std::string f =
+      "id: " + std::to_string(id) + "\nevent: sync\ndata: {\"type\":\"sync\",\"reason\":";
+  util::append_json_string(f, reason);
+  f += "}\n\n";
+  return make_frame(std::move(f));
+}
+
+// A single event's frame, sharing the event.
+Frame frame_of(const EventPtr& e) {
+  return {e, &e->frame};
+}
+
+}  // namespace
+
+struct Hub::Impl {
+  HubOptions o;
+  const state::Store& store;
+  const std::uint64_t seed;
+  const Frame retry_frame;
+  const Frame keepalive_frame = make_frame(":keepalive\n\n");
+  std::shared_ptr<std::atomic<std::uint64_t>> open_count =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
+
+  // The store's writer → the hub's thread.
+  struct Item {
+    state::SnapshotPtr snapshot;
+    std::vector<state::HistoryEntry> entries;
+  };
+  std::mutex inbox_mutex;
+  std::condition_variable inbox_cv;
+  std::deque<Item> inbox;
+  bool stopping = false;
+  bool flush_requested = false;
+  std::thread thread;
+  std::atomic<bool> started{false}, stopped{false};
+
+  // Shared with open(): guarded by `mutex`.
+  mutable std::mutex mutex;
+  std::vector<std::weak_ptr<Stream>> streams;
+  std::deque<EventPtr> ring;  // delivered events, oldest first
+  std::uint64_t last_id;      // the newest delivered event (the seed before any)
+  Frame cluster_frame;        // the current summary's frame; null = render on demand
+  std::string cluster_body;
+
+  // The hub's thread only.
+  state::SnapshotPtr previous = std::make_shared<const state::Snapshot>();
+  std::vector<EventPtr> pending;
+  bool cluster_dirty = false;
+  bool last_ready = false;
+  std::optional<Clock::time_point> deadline;
+
+  std::atomic<std::uint64_t> opened{0}, rejected{0}, events{0}, frames_out{0}, overflows{0},
+      dropped{0}, replays{0}, replay_syncs{0};
+
+  Impl(HubOptions opts, const state::Store& st)
+      : o(std::move(opts)),
+        store(st),
+        seed(st.history().seed()),
+        retry_frame(make_frame("retry: " + std::to_string(o.retry.count()) + "\n\n")),
+        last_id(seed) {}
+
+  bool ready() const { return !o.ready || o.ready(); }
+
+  std::string cluster_json() const {
+    return render::render_cluster(*store.snapshot(), o.site, ready());
+  }
+
+  static Frame cluster_frame_of(std::uint64_t id, const std::string& body) {
+    return make_frame("id: " + std::to_string(id) + "\nevent: cluster\ndata: " + body + "\n\n");
+  }
+
+  void run() {
+    std::unique_lock lock(inbox_mutex);
+    auto next_tick = Clock::now() + std::chrono::seconds(1);
+    while (!stopping) {
+      const auto wake_at = deadline ? std::min(*deadline, next_tick) : next_tick;
+      inbox_cv.wait_until(lock, wake_at,
+                          [&] { return stopping || !inbox.empty() || flush_requested; });
+      if (stopping) break;
+      std::deque<Item> items;
+      items.swap(inbox);
+      bool flush_now = std::exchange(flush_requested, false);
+      lock.unlock();
+      for (auto& item : items) absorb(item);
+      const auto now = Clock::now();
+      if ((!pending.empty() || cluster_dirty) && !deadline) deadline = now + o.batch_interval;
+      if (deadline && (flush_now || now >= *deadline)) {
+        flush();
+        deadline.reset();
+      }
+      if (now >= next_tick) {
+        tick();
+        next_tick = now + std::chrono::seconds(1);
+      }
+      lock.lock();
+    }
+  }
+
+  // Renders the events of one published change.
+  void absorb(const Item& item) {
+    for (const auto& entry : item.entries) {
+      try {
+        pending.push_back(make_event(entry, *item.snapshot, *previous, o.site));
+        events.fetch_add(1, std::memory_order_relaxed);
+      } catch (const std::exception& e) {
+        util::log::error("live: cannot render an event", {{"error", e.what()}});
+      }
+    }
+    previous = item.snapshot;
+    cluster_dirty = true;
+  }
+
+  // Moves the pending events into the replay ring and queues them to every stream that shows
+  // them: one frame per event, one batch frame per distinct set of events.
+  void flush() {
+    std::vector<StreamPtr> targets;
+    Frame cluster;
+    std::uint64_t id = 0;
+    std::string body;
+    if (cluster_dirty) body = cluster_json();
+    {
+      const std::lock_guard lock(mutex);
+      for (const auto& e : pending) {
+        ring.push_back(e);
+        if (ring.size() > std::max<std::size_t>(o.replay_events, 1)) ring.pop_front();
+      }
+      if (!pending.empty()) last_id = pending.back()->id;
+      id = last_id;
+      if (cluster_dirty && body != cluster_body) {
+        cluster_body = body;
+        cluster_frame = cluster_frame_of(last_id, cluster_body);
+        cluster = cluster_frame;
+      }
+      targets = live_streams();
+    }
+    cluster_dirty = false;
+    if (pending.empty() && !cluster) return;
+    deliver(targets, cluster, id);
+    pending.clear();
+  }
+
+  void deliver(const std::vector<StreamPtr>& targets, const Frame& cluster, std::uint64_t id) {
+    const Frame sync = sync_frame(id, "this stream fell behind; reload and reconnect");
+    const auto snap = store.snapshot();
+    // Streams showing the same events share one batch frame.
+    std::unordered_map<std::uint64_t, Frame> by_mask;
+    std::map<std::vector<std::uint32_t>, Frame> by_list;
+    std::vector<std::uint32_t> shown;
+    std::vector<EventPtr> picked;
+    for (const auto& s : targets) {
+      Frame frame;
+      if (s->scope().shape == Scope::Shape::cluster) {
+        frame = cluster;
+      } else if (!pending.empty()) {
+        shown.clear();
+        for (std::uint32_t i = 0; i < pending.size(); ++i) {
+          if (shows(s->scope(), *pending[i], *snap)) shown.push_back(i);
+        }
+        if (shown.size() == 1) {
+          frame = frame_of(pending[shown[0]]);
+        } else if (shown.size() > 1) {
+          auto build = [&] {
+            picked.clear();
+            for (const auto i : shown) picked.push_back(pending[i]);
+            return make_frame(batch_frame(picked.data(), picked.size()));
+          };
+          if (pending.size() <= 64) {
+            std::uint64_t mask = 0;
+            for (const auto i : shown) mask |= std::uint64_t{1} << i;
+            auto& f = by_mask[mask];
+            if (!f) f = build();
+            frame = f;
+          } else {
+            auto& f = by_list[shown];
+            if (!f) f = build();
+            frame = f;
+          }
+        }
+      }
+      if (!frame) continue;
+      const auto before = s->counters();
+      if (s->push(frame, sync)) {
+        frames_out.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        const auto after = s->counters();
+        overflows.fetch_add(after.overflows - before.overflows, std::memory_order_relaxed);
+        dropped.fetch_add(after.dropped - before.dropped, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Once a second: keepalives for idle streams; the cluster summary when readiness flipped
+  // without a change (the grace period running out).
+  void tick() {
+    const bool now_ready = ready();
+    if (now_ready != last_ready) {
+      last_ready = now_ready;
+      cluster_dirty = true;
+      if (!deadline) deadline = Clock::now();
+    }
+    std::vector<StreamPtr> targets;
+    {
+      const std::lock_guard lock(mutex);
+      targets = live_streams();
+    }
+    const std::int64_t now = util::steady_millis();
+    for (const auto& s : targets) {
+      if (now - s->last_push() >= o.keepalive.count()) s->push_if_idle(keepalive_frame);
+    }
+  }
+
+  // The streams still open, forgetting the others. Called with `mutex` held.
+  std::vector<StreamPtr> live_streams() {
+    std::vector<StreamPtr> out;
+    out.reserve(streams.size());
+    std::erase_if(streams, [&](const std::weak_ptr<Stream>& w) {
+      auto s = w.lock();
+      if (!s || s->closed()) return true;
+      out.push_back(std::move(s));
+      return false;
+    });
+    return out;
+  }
+
+  StreamPtr open(Scope scope, std::string_view last_event_id) {
+    // The cap counts streams still open; closed ones leave it at once.
+    std::uint64_t n = open_count->load();
+    do {
+      if (n >= o.max_streams) {
+        rejected.fetch_add(1);
+        return nullptr;
+      }
+    } while (!open_count->compare_exchange_weak(n, n + 1));
+    opened.fetch_add(1);
+    const bool is_cluster = scope.shape == Scope::Shape::cluster;
+    auto s = std::make_shared<Stream>(std::move(scope), o.queue_bytes, open_count);
+    s->push_first(retry_frame);
+    const std::string body = is_cluster ? cluster_json() : std::string();
+    const auto snap = store.snapshot();
+    const std::lock_guard lock(mutex);
+    if (is_cluster && (!cluster_frame || body != cluster_body)) {
+      cluster_body = body;
+      cluster_frame = cluster_frame_of(last_id, cluster_body);
+    }
+    const auto trimmed = util::trim(last_event_id);
+    if (!trimmed.empty()) {
+      const auto from = util::parse_uint(trimmed);
+      // Known: issued by this process (above the seed), not in the future, not evicted.
+      const bool known = from && *from >= seed && *from <= last_id &&
+                         (ring.empty() || *from + 1 >= ring.front()->id);
+      if (!known) {
+        replay_syncs.fetch_add(1);
+        s->push_first(sync_frame(last_id, "unknown or expired Last-Event-ID; reload"));
+      } else {
+        replays.fetch_add(1);
+        if (is_cluster) {
+          if (*from < last_id) s->push_first(cluster_frame);
+        } else {
+          const auto first =
+              std::upper_bound(ring.begin(), ring.end(), *from,
+                               [](std::uint64_t id, const EventPtr& e) { return id < e->id; });
+          std::vector<EventPtr> missed;
+          for (auto it = first; it != ring.end(); ++it) {
+            if (shows(s->scope(), **it, *snap)) missed.push_back(*it);
+          }
+          if (missed.size() == 1) {
+            s->push_first(frame_of(missed[0]));
+          } else if (missed.size() > 1) {
+            const Frame f = make_frame(batch_frame(missed.data(), missed.size()));
+            if (f->size() > o.queue_bytes) {
+              // More than the stream may hold: a reload is cheaper for both sides.
+              overflows.fetch_add(1);
+              s->push_first(sync_frame(last_id, "too many missed events; reload"));
+            } else {
+              s->push_first(f);
+            }
+          }
+        }
+      }
+    } else if (is_cluster) {
+      s->push_first(cluster_frame);  // a summary stream starts with the summary
+    }
+    streams.push_back(s);
+    return s;
+  }
+
+  void stop() {
+    {
+      const std::lock_guard lock(inbox_mutex);
+      stopping = true;
+    }
+    inbox_cv.notify_all();
+    if (thread.joinable()) thread.join();
+    std::vector<StreamPtr> all;
+    {
+      const std::lock_guard lock(mutex);
+      all = live_streams();
+      streams.clear();
+    }
+    for (const auto& s : all) s->close();
+  }
+};
+
+Hub::Hub(HubOptions options, const state::Store& store)
+    : impl_(std::make_unique<Impl>(std::move(options), store)) {}
+
+Hub::~Hub() {
+  stop();
+}
+
+void Hub::start() {
+  if (impl_->started.exchange(true)) return;
+  impl_->last_ready = impl_->ready();
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void Hub::stop() {
+  if (impl_->stopped.exchange(true)) return;
+  impl_->stop();
+}
+
+void Hub::publish(const state::SnapshotPtr& snapshot,
+                  const std::vector<state::HistoryEntry>& entries) {
+  {
+    const std::lock_guard lock(impl_->inbox_mutex);
+    impl_->inbox.push_back({snapshot, entries});
+  }
+  impl_->inbox_cv.notify_one();
+}
+
+StreamPtr Hub::open(Scope scope, std::string_view last_event_id) {
+  if (impl_->stopped.load()) return nullptr;
+  return impl_->open(std::move(scope), last_event_id);
+}
+
+void Hub::flush_now() {
+  {
+    const std::lock_guard lock(impl_->inbox_mutex);
+    impl_->flush_requested = true;
+  }
+  impl_->inbox_cv.notify_one();
+}
+
+Hub::Stats Hub::stats() const {
+  const auto& i = *impl_;
+  Stats s;
+  s.streams_open = i.open_count->load();
+  s.streams_opened = i.opened.load();
+  s.streams_rejected = i.rejected.load();
+  s.events = i.events.load();
+  s.frames_out = i.frames_out.load();
+  s.overflows = i.overflows.load();
+  s.frames_dropped = i.dropped.load();
+  s.replays = i.replays.load();
+  s.replay_syncs = i.replay_syncs.load();
+  return s;
+}
+
+}  // namespace narwhal::live

@@ -1,0 +1,443 @@
+// The live hub without sockets: events as frames, scopes, batching, shared serialisation,
+// replay, the stream cap, slow clients and keepalives.
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "../support/samples.hpp"
+#include "narwhal/live/hub.hpp"
+
+using namespace narwhal;
+using namespace std::chrono_literals;
+using live::Scope;
+using state::Kind;
+
+namespace {
+
+bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+state::ObjectPtr service(const std::string& id, const std::string& name, int version,
+                         int replicas = 1, const std::string& stack = "") {
+  std::string labels =
+      stack.empty() ? "{}" : R"({"com.docker.stack.namespace":")" + stack + R"("})";
+  auto out = state::parse_object(
+      Kind::service, R"({"ID":")" + id + R"(","Version":{"Index":)" + std::to_string(version) +
+                         R"(},"Spec":{"Name":")" + name + R"(","Labels":)" + labels +
+                         R"(,"Mode":{"Replicated":{"Replicas":)" + std::to_string(replicas) +
+                         "}}}}");
+  REQUIRE(out.object);
+  return out.object;
+}
+
+state::ObjectPtr task(const std::string& id, const std::string& service_id,
+                      const std::string& node_id, int version, const std::string& st) {
+  auto out = state::parse_object(
+      Kind::task, R"({"ID":")" + id + R"(","Version":{"Index":)" + std::to_string(version) +
+                      R"(},"ServiceID":")" + service_id + R"(","NodeID":")" + node_id +
+                      R"(","Slot":1,"Status":{"State":")" + st + R"("}})");
+  REQUIRE(out.object);
+  return out.object;
+}
+
+// A store wired to a hub, past its baseline.
+struct Live {
+  state::Store store{1000};
+  live::Hub hub;
+  explicit Live(live::HubOptions o = {}) : hub(with_defaults(std::move(o)), store) {
+    store.set_listener([this](const state::SnapshotPtr& s,
+                              const std::vector<state::HistoryEntry>& e) { hub.publish(s, e); });
+    (void)store.apply(test::full_sync());
+    hub.start();
+  }
+  static live::HubOptions with_defaults(live::HubOptions o) {
+    if (o.batch_interval == 100ms) o.batch_interval = 0ms;  // deliver at once unless asked
+    return o;
+  }
+  std::vector<state::HistoryEntry> upsert(std::vector<state::ObjectPtr> objects) {
+    state::Change c;
+    c.upserts = std::move(objects);
+    return store.apply(c);
+  }
+};
+
+struct Received {
+  std::vector<live::Frame> frames;
+  std::string text() const {
+    std::string out;
+    for (const auto& f : frames) out += *f;
+    return out;
+  }
+};
+
+// Takes frames from `s` until `pred` holds over everything taken so far (or time runs out).
+Received collect(const live::StreamPtr& s, const std::function<bool(const std::string&)>& pred,
+                 std::chrono::milliseconds limit = 3s) {
+  Received r;
+  (void)wait_until(limit, [&] {
+    for (auto& f : s->take().frames) r.frames.push_back(std::move(f));
+    return pred(r.text());
+  });
+  return r;
+}
+
+std::size_t count(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+Scope list_of(Kind k) {
+  Scope s;
+  s.shape = Scope::Shape::list;
+  s.kind = k;
+  return s;
+}
+
+// The JSON of the `data:` lines of the first event named `event` in `text`.
+std::string data_of(const std::string& text, std::string_view event) {
+  const auto at = text.find("event: " + std::string(event) + "\n");
+  REQUIRE(at != std::string::npos);
+  const auto end = text.find("\n\n", at);
+  std::string data;
+  for (auto line = at; line < end;) {
+    const auto next = text.find('\n', line);
+    const std::string_view l(text.data() + line, next - line);
+    if (l.starts_with("data: ")) {
+      if (!data.empty()) data += '\n';
+      data += l.substr(6);
+    }
+    line = next + 1;
+  }
+  return data;
+}
+
+}  // namespace
+
+TEST_CASE("an event is its detail resource, framed once, and batches are JSON arrays") {
+  state::Store store(100);
+  (void)store.apply(test::full_sync());
+  state::Change c;
+  c.upserts = {service("svc1", "shop_web", 5, 2, "shop")};
+  const auto entries = store.apply(c);
+  REQUIRE(entries.size() == 2);  // the service and its new stack
+  const render::Site site{"/base"};
+  const auto snap = store.snapshot();
+  const auto e = live::make_event(entries[0], *snap, *snap, site);
+  CHECK(e->stack == "shop");
+  CHECK(e->frame.starts_with("id: " + std::to_string(entries[0].id) + "\nevent: service\ndata: {"));
+  CHECK(e->frame.ends_with("}\n\n"));
+  rapidjson::Document d;
+  d.Parse(e->json().data(), e->json().size());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["@id"].GetString()) == "/base/services/svc1");
+  CHECK(std::string(d["@type"].GetString()) == "Service");
+  CHECK(std::string(d["type"].GetString()) == "service");
+  CHECK(std::string(d["action"].GetString()) == "create");
+  CHECK(std::string(d["id"].GetString()) == "svc1");
+  CHECK(std::string(d["name"].GetString()) == "shop_web");
+  CHECK(std::string(d["resource"]["@id"].GetString()) == "/base/services/svc1");
+  CHECK(std::string(d["resource"]["Spec"]["Name"].GetString()) == "shop_web");
+  CHECK(d["resource"].HasMember("serviceStatus"));  // as the detail URL shows it
+
+  const auto st = live::make_event(entries[1], *snap, *snap, site);
+  CHECK(st->kind == Kind::stack);
+  REQUIRE(st->stack_object);
+  CHECK(st->stack_object->name == "shop");
+
+  const live::EventPtr both[] = {e, st};
+  const std::string batch = live::batch_frame(both, 2);
+  CHECK(batch.starts_with("id: " + std::to_string(entries[1].id) + "\nevent: batch\n"));
+  const std::string data = data_of(batch, "batch");
+  rapidjson::Document arr;
+  arr.Parse(data.data(), data.size());
+  REQUIRE_FALSE(arr.HasParseError());
+  REQUIRE(arr.IsArray());
+  CHECK(arr.Size() == 2);
+  CHECK(std::string(arr[1]["type"].GetString()) == "stack");
+
+  // Removed: no resource, but the object as it was is kept for scopes and filters.
+  state::Change rm;
+  rm.removals.emplace_back(Kind::service, "svc1");
+  const auto gone = store.apply(rm);
+  const auto ge = live::make_event(gone[0], *store.snapshot(), *snap, site);
+  rapidjson::Document g;
+  g.Parse(ge->json().data(), ge->json().size());
+  CHECK(std::string(g["action"].GetString()) == "remove");
+  CHECK_FALSE(g.HasMember("resource"));
+  CHECK(ge->stack == "shop");
+}
+
+TEST_CASE("scopes: lists, owners, details, stacks, types and filters") {
+  state::Store store(100);
+  (void)store.apply(test::full_sync());
+  state::Change c;
+  c.upserts = {service("svc1", "shop_web", 5, 2, "shop"),
+               task("t1", "svc1", "node1", 6, "running")};
+  const auto entries = store.apply(c);
+  const auto snap = store.snapshot();
+  const render::Site site;
+  live::EventPtr svc, tsk, stk;
+  for (const auto& en : entries) {
+    auto ev = live::make_event(en, *snap, *snap, site);
+    if (en.kind == Kind::service) svc = ev;
+    if (en.kind == Kind::task) tsk = ev;
+    if (en.kind == Kind::stack) stk = ev;
+  }
+  REQUIRE(svc);
+  REQUIRE(tsk);
+  REQUIRE(stk);
+  CHECK(tsk->stack == "shop");  // a task is in its service's stack
+
+  CHECK(live::shows(list_of(Kind::service), *svc, *snap));
+  CHECK_FALSE(live::shows(list_of(Kind::service), *tsk, *snap));
+  CHECK(live::shows(list_of(Kind::stack), *stk, *snap));
+
+  Scope of_service{Scope::Shape::service, Kind::service, "svc1"};
+  CHECK(live::shows(of_service, *svc, *snap));
+  CHECK(live::shows(of_service, *tsk, *snap));
+  CHECK_FALSE(live::shows(of_service, *stk, *snap));
+  Scope other_service{Scope::Shape::service, Kind::service, "svc2"};
+  CHECK_FALSE(live::shows(other_service, *tsk, *snap));
+
+  Scope of_node{Scope::Shape::node, Kind::node, "node1"};
+  CHECK(live::shows(of_node, *tsk, *snap));
+  CHECK_FALSE(live::shows(of_node, *svc, *snap));
+  Scope tasks_on_node{Scope::Shape::tasks_of_node, Kind::task, "node1"};
+  CHECK(live::shows(tasks_on_node, *tsk, *snap));
+  Scope tasks_of{Scope::Shape::tasks_of_service, Kind::task, "svc1"};
+  CHECK(live::shows(tasks_of, *tsk, *snap));
+  CHECK_FALSE(live::shows(tasks_of, *svc, *snap));
+
+  Scope stack{Scope::Shape::stack, Kind::stack, "shop"};
+  CHECK(live::shows(stack, *svc, *snap));
+  CHECK(live::shows(stack, *tsk, *snap));
+  CHECK(live::shows(stack, *stk, *snap));
+  Scope object{Scope::Shape::object, Kind::task, "t1"};
+  CHECK(live::shows(object, *tsk, *snap));
+  CHECK_FALSE(live::shows(object, *svc, *snap));
+
+  Scope events;
+  events.kinds = Scope::bit(Kind::task) | Scope::bit(Kind::stack);
+  CHECK_FALSE(live::shows(events, *svc, *snap));
+  CHECK(live::shows(events, *tsk, *snap));
+
+  // A filter applies per kind; a kind it did not compile for shows nothing.
+  Scope filtered;
+  filtered.filtered = true;
+  filtered.filters.at(static_cast<std::size_t>(Kind::task)) =
+      query::compile_filter(Kind::task, R"(state == "running")").value();
+  CHECK(live::shows(filtered, *tsk, *snap));
+  CHECK_FALSE(live::shows(filtered, *svc, *snap));
+  filtered.filters.at(static_cast<std::size_t>(Kind::task)) =
+      query::compile_filter(Kind::task, R"(state == "failed")").value();
+  CHECK_FALSE(live::shows(filtered, *tsk, *snap));
+}
+
+TEST_CASE("a stream gets retry first, then the changes of its scope") {
+  Live l;
+  const auto s = l.hub.open(list_of(Kind::service), "");
+  REQUIRE(s);
+  const auto first = s->take();
+  REQUIRE(first.frames.size() == 1);
+  CHECK(*first.frames[0] == "retry: 2000\n\n");
+  (void)l.upsert({service("svc1", "alpha", 1)});
+  const auto r = collect(s, [](const std::string& t) { return t.find("alpha") != t.npos; });
+  CHECK(r.text().starts_with("id: "));
+  CHECK(count(r.text(), "event: service\n") == 1);
+  // Another kind's change is not this stream's business.
+  (void)l.upsert({task("t9", "svc1", "n1", 3, "running")});
+  l.hub.flush_now();
+  std::this_thread::sleep_for(50ms);
+  CHECK(s->take().frames.empty());
+}
+
+TEST_CASE("changes within the batch window go out as one batch, shared by every stream") {
+  live::HubOptions o;
+  o.batch_interval = 150ms;
+  Live l(o);
+  const auto a = l.hub.open(list_of(Kind::service), "");
+  const auto b = l.hub.open(list_of(Kind::service), "");
+  const auto c = l.hub.open(Scope{}, "");  // /events: every kind
+  (void)a->take();
+  (void)b->take();
+  (void)c->take();
+  (void)l.upsert({service("svc1", "alpha", 1)});
+  (void)l.upsert({service("svc2", "beta", 2)});
+  (void)l.upsert({task("t1", "svc1", "n1", 3, "running")});
+  auto ra = collect(a, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  auto rb = collect(b, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  auto rc = collect(c, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  REQUIRE(ra.frames.size() == 1);
+  REQUIRE(rb.frames.size() == 1);
+  // The same bytes, not an equal copy: rendered once for both streams.
+  CHECK(ra.frames[0].get() == rb.frames[0].get());
+  const std::string data = data_of(ra.text(), "batch");
+  rapidjson::Document d;
+  d.Parse(data.data(), data.size());
+  REQUIRE(d.IsArray());
+  CHECK(d.Size() == 2);  // the two services, not the task
+  const std::string all = data_of(rc.text(), "batch");
+  d.Parse(all.data(), all.size());
+  REQUIRE(d.IsArray());
+  CHECK(d.Size() == 3);
+  CHECK(l.hub.stats().events == 3);
+}
+
+TEST_CASE("a reconnect replays exactly the missed events of its scope") {
+  Live l;
+  const auto s = l.hub.open(list_of(Kind::service), "");
+  (void)s->take();
+  const auto e1 = l.upsert({service("svc1", "alpha", 1)});
+  (void)collect(s, [](const std::string& t) { return t.find("alpha") != t.npos; });
+  s->close();
+  // Missed while away: a service change, a task change (other scope), another service.
+  (void)l.upsert({service("svc1", "alpha", 2, 3)});
+  (void)l.upsert({task("t1", "svc1", "n1", 3, "running")});
+  (void)l.upsert({service("svc2", "beta", 4)});
+  l.hub.flush_now();
+  REQUIRE(wait_until(2s, [&] { return l.hub.stats().events >= 4; }));
+  std::this_thread::sleep_for(50ms);
+
+  const auto again = l.hub.open(list_of(Kind::service), std::to_string(e1[0].id));
+  const auto r = again->take();
+  REQUIRE(r.frames.size() == 2);  // retry, then the missed ones as one batch
+  const std::string data = data_of(*r.frames[1], "batch");
+  rapidjson::Document d;
+  d.Parse(data.data(), data.size());
+  REQUIRE(d.IsArray());
+  REQUIRE(d.Size() == 2);
+  CHECK(std::string(d[0]["name"].GetString()) == "alpha");
+  CHECK(d[0]["resource"]["Spec"]["Mode"]["Replicated"]["Replicas"].GetInt() == 3);
+  CHECK(std::string(d[1]["name"].GetString()) == "beta");
+  CHECK(l.hub.stats().replays == 1);
+
+  // Up to date: nothing to replay, no sync.
+  const auto last = l.store.history().last_id();
+  const auto current = l.hub.open(list_of(Kind::service), std::to_string(last));
+  CHECK(current->take().frames.size() == 1);
+}
+
+TEST_CASE("an unknown, future, foreign or evicted Last-Event-ID gets one sync") {
+  live::HubOptions o;
+  o.replay_events = 2;
+  Live l(o);
+  const auto seed = l.store.history().seed();
+  for (const std::string& id : {std::string("garbage"), std::to_string(seed - 1),
+                                std::to_string(l.store.history().last_id() + 1000)}) {
+    const auto s = l.hub.open(list_of(Kind::service), id);
+    const auto r = s->take();
+    REQUIRE(r.frames.size() == 2);
+    CHECK(r.frames[1]->find("event: sync\n") != std::string::npos);
+  }
+  const auto first = l.upsert({service("svc1", "alpha", 1)});
+  (void)l.upsert({service("svc2", "beta", 2)});
+  (void)l.upsert({service("svc3", "gamma", 3)});
+  (void)l.upsert({service("svc4", "delta", 4)});
+  REQUIRE(wait_until(2s, [&] { return l.hub.stats().events >= 4; }));
+  std::this_thread::sleep_for(50ms);
+  // Only the last two are kept: the first is evicted, so what came after it is unknown.
+  const auto s = l.hub.open(list_of(Kind::service), std::to_string(first[0].id));
+  const auto r = s->take();
+  REQUIRE(r.frames.size() == 2);
+  CHECK(r.frames[1]->find("event: sync\n") != std::string::npos);
+  CHECK(l.hub.stats().replay_syncs == 4);
+}
+
+TEST_CASE("a client that does not keep up gets one sync and bounded memory") {
+  live::HubOptions o;
+  o.queue_bytes = 8 * 1024;
+  Live l(o);
+  const auto slow = l.hub.open(list_of(Kind::service), "");
+  const auto fast = l.hub.open(list_of(Kind::service), "");
+  (void)slow->take();
+  (void)fast->take();
+  std::size_t fast_events = 0;
+  for (int i = 0; i < 200; ++i) {
+    (void)l.upsert({service("svc1", "alpha", 10 + i, i % 7)});
+    l.hub.flush_now();
+    // Wait until the hub has delivered this change, so each is its own frame.
+    REQUIRE(
+        wait_until(2s, [&] { return l.hub.stats().events >= static_cast<std::uint64_t>(i + 1); }));
+    for (const auto& f : fast->take().frames) fast_events += count(*f, "\"type\":\"service\"");
+  }
+  REQUIRE(wait_until(2s, [&] { return l.hub.stats().overflows >= 1; }));
+  for (const auto& f : fast->take().frames) fast_events += count(*f, "\"type\":\"service\"");
+  CHECK(fast_events == 200);  // the fast client lost nothing
+  const auto counters = slow->counters();
+  CHECK(counters.overflows >= 1);
+  CHECK(counters.dropped > 0);
+  Received r;
+  r.frames = slow->take().frames;
+  std::size_t bytes = 0;
+  for (const auto& f : r.frames) bytes += f->size();
+  CHECK(bytes <= o.queue_bytes);
+  CHECK(count(r.text(), "event: sync\n") == 1);
+  // After taking the sync the client is followed again.
+  (void)l.upsert({service("svc1", "alpha", 999, 9)});
+  const auto after =
+      collect(slow, [](const std::string& t) { return t.find("event: service") != t.npos; });
+  CHECK(after.text().find("event: sync") == std::string::npos);
+  CHECK(l.hub.stats().frames_dropped > 0);
+}
+
+TEST_CASE("streams are capped; closing one frees its place") {
+  live::HubOptions o;
+  o.max_streams = 2;
+  Live l(o);
+  auto a = l.hub.open(Scope{}, "");
+  auto b = l.hub.open(Scope{}, "");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK_FALSE(l.hub.open(Scope{}, ""));
+  CHECK(l.hub.stats().streams_rejected == 1);
+  a->close();
+  CHECK(l.hub.stats().streams_open == 1);
+  CHECK(l.hub.open(Scope{}, ""));
+}
+
+TEST_CASE("idle streams get keepalive comments; the cluster stream starts with the summary") {
+  live::HubOptions o;
+  o.keepalive = 20ms;
+  Live l(o);
+  const auto s = l.hub.open(Scope{}, "");
+  (void)s->take();
+  const auto r =
+      collect(s, [](const std::string& t) { return t.find(":keepalive\n\n") != t.npos; });
+  CHECK(r.text() == ":keepalive\n\n");
+
+  Scope cluster;
+  cluster.shape = Scope::Shape::cluster;
+  const auto c = l.hub.open(cluster, "");
+  const auto first = c->take();
+  REQUIRE(first.frames.size() == 2);
+  CHECK(first.frames[1]->find("event: cluster\n") != std::string::npos);
+  (void)l.upsert({service("svc1", "alpha", 1)});
+  const auto next =
+      collect(c, [](const std::string& t) { return t.find("event: cluster") != t.npos; });
+  rapidjson::Document d;
+  const std::string data = data_of(next.text(), "cluster");
+  d.Parse(data.data(), data.size());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["@type"].GetString()) == "Cluster");
+}
+
+TEST_CASE("stopping the hub closes every stream") {
+  Live l;
+  const auto s = l.hub.open(Scope{}, "");
+  bool woke = false;
+  s->set_waker([&] { woke = true; });
+  l.hub.stop();
+  CHECK(s->closed());
+  CHECK(woke);
+  CHECK_FALSE(l.hub.open(Scope{}, ""));
+}
