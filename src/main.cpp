@@ -11,6 +11,7 @@
 #include "narwhal/engine/client.hpp"
 #include "narwhal/http/handler.hpp"
 #include "narwhal/http/server.hpp"
+#include "narwhal/live/hub.hpp"
 #include "narwhal/sim/engine.hpp"
 #include "narwhal/state/store.hpp"
 #include "narwhal/util/log.hpp"
@@ -104,7 +105,25 @@ int main(int argc, char** argv) {
   hs.max_filter_chars = cfg.max_filter_chars;
   hs.cors_origins = cfg.cors_origins;
   hs.version = NARWHAL_VERSION;
-  nw::http::Handler handler(hs, store);
+  // The hub streams what the store publishes; the cluster summary it sends asks the handler
+  // whether narwhal is ready (the same answer as /-/ready).
+  const nw::http::Handler* ready_source = nullptr;
+  nw::live::HubOptions ho;
+  ho.batch_interval = cfg.sse_batch_interval;
+  ho.keepalive = cfg.sse_keepalive;
+  ho.max_streams = cfg.sse_max_streams;
+  ho.queue_bytes = cfg.sse_queue_bytes;
+  ho.replay_events = cfg.history_size;
+  ho.site.base_path = cfg.base_path;
+  ho.ready = [&ready_source] { return ready_source != nullptr && ready_source->ready(); };
+  nw::live::Hub hub(ho, store);
+  store.set_listener([&hub](const nw::state::SnapshotPtr& snapshot,
+                            const std::vector<nw::state::HistoryEntry>& entries) {
+    hub.publish(snapshot, entries);
+  });
+  nw::http::Handler handler(hs, store, &hub);
+  ready_source = &handler;
+  hub.start();
 
   nw::http::ServerOptions so;
   so.host = cfg.listen_host;
@@ -134,6 +153,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   nw::util::log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  hub.stop();  // ends every event stream, so the drain below is about requests only
   server.stop();
   watcher.stop();
   if (demo) {

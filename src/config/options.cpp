@@ -256,6 +256,15 @@ constexpr std::array kOptions{
         .show = show_count<&Config::sse_max_streams>,
     },
     Option{
+        .name = "sse-queue-bytes",
+        .value_name = "N",
+        .kind = Kind::count,
+        .help = "bytes of events a slow SSE client may have waiting before it gets a sync, "
+                "4096-1073741824",
+        .apply = apply_count<&Config::sse_queue_bytes, 4096, 1024 * 1024 * 1024>,
+        .show = show_count<&Config::sse_queue_bytes>,
+    },
+    Option{
         .name = "history-size",
         .value_name = "N",
         .kind = Kind::count,

@@ -9,7 +9,9 @@
 #include "conditional.hpp"
 #include "narwhal/http/negotiate.hpp"
 #include "narwhal/http/range.hpp"
+#include "narwhal/live/hub.hpp"
 #include "narwhal/query/list_query.hpp"
+#include "narwhal/render/history.hpp"
 #include "narwhal/render/json.hpp"
 #include "narwhal/render/problem.hpp"
 #include "narwhal/util/hash.hpp"
@@ -31,6 +33,11 @@ constexpr std::string_view kExposeHeaders =
 const std::vector<Representation> kJsonOffers{Representation::json, Representation::json_ld,
                                               Representation::narwhal_v1,
                                               Representation::cetacean_v1};
+// URLs that stream (§8) offer SSE after the JSON family: `*/*` still means JSON.
+const std::vector<Representation> kStreamOffers{
+    Representation::json, Representation::json_ld, Representation::narwhal_v1,
+    Representation::cetacean_v1, Representation::event_stream};
+constexpr std::string_view kRetryAfterStreams = "5";
 
 // What a rendered body depends on: the generations of the kinds it shows, plus the meta
 // generation; a cached body is reused only while all of them are unchanged.
@@ -129,8 +136,38 @@ std::optional<std::pair<std::string_view, Representation>> split_extension(std::
 bool later_route(const std::vector<std::string>& segs) {
   if (segs.empty()) return false;
   const auto& s = segs[0];
-  return s == "events" || s == "history" || s == "search" || s == "api" ||
-         (s == "-" && segs.size() == 2 && segs[1] == "metrics");
+  return s == "search" || s == "api" || (s == "-" && segs.size() == 2 && segs[1] == "metrics");
+}
+
+// The value of query parameter `name`, or nullopt.
+std::optional<std::string> param(const std::vector<query::Param>& params, std::string_view name) {
+  for (const auto& p : params) {
+    if (p.name == name) return p.value;
+  }
+  return std::nullopt;
+}
+
+// "service,node" → a bit per kind; unknown names are an error naming the valid ones.
+std::optional<std::string> parse_types(std::string_view text, std::uint16_t& mask) {
+  mask = 0;
+  for (auto name : util::split(text, ',')) {
+    name = util::trim(name);
+    if (name.empty()) continue;
+    bool known = false;
+    for (std::size_t k = 0; k < state::kKinds; ++k) {
+      const auto kind = static_cast<Kind>(k);
+      if (name == state::kind_name(kind) || name == state::kind_collection(kind)) {
+        mask |= live::Scope::bit(kind);
+        known = true;
+      }
+    }
+    if (!known) {
+      return "types: unknown type " + quoted(name) +
+             "; the types are node, service, task, config, secret, network, volume and stack";
+    }
+  }
+  if (mask == 0) return std::string("types: name at least one type");
+  return std::nullopt;
 }
 
 }  // namespace
@@ -138,6 +175,7 @@ bool later_route(const std::vector<std::string>& segs) {
 struct Handler::Impl {
   Settings settings;
   const state::Store& store;
+  live::Hub* hub;
   render::Site site;
   std::int64_t started = util::now_micros();
   mutable std::shared_mutex cache_mutex;
@@ -145,9 +183,10 @@ struct Handler::Impl {
   mutable std::atomic<std::uint64_t> hits{0}, misses{0};
   mutable query::FilterCache filters;
 
-  Impl(Settings s, const state::Store& st)
+  Impl(Settings s, const state::Store& st, live::Hub* h)
       : settings(std::move(s)),
         store(st),
+        hub(h),
         site{settings.base_path},
         filters(256, settings.max_filter_chars) {}
 
@@ -224,6 +263,15 @@ struct Handler::Impl {
   }
 
   Reply handle(const Request& rq) const;
+  // Opens an event stream of `scope` (§8), or says why not.
+  Reply stream(const Request& rq, live::Scope scope, std::string_view path,
+               std::string_view query) const;
+  // ?filter= for a stream of `kinds`: the expression compiled for each kind it applies to.
+  std::optional<Reply> stream_filter(const Request& rq, std::string_view path,
+                                     const std::vector<query::Param>& params, std::uint16_t kinds,
+                                     live::Scope& scope) const;
+  Reply history(const Request& rq, Representation rep, std::string_view path,
+                std::string_view query) const;
   // Link-Template of a list of `kind` (§4).
   std::string item_template(Kind kind) const {
     const bool named = kind == Kind::stack || kind == Kind::volume;
@@ -333,9 +381,10 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
 
   // Representation: a path extension wins over Accept (exact path first, see below).
   std::vector<std::string> route_segs = segs;
-  auto negotiate = [&](std::optional<Representation> ext) -> std::optional<Representation> {
+  auto negotiate = [&](std::optional<Representation> ext,
+                       bool streams = true) -> std::optional<Representation> {
     if (ext) return is_json(*ext) ? ext : std::nullopt;
-    return choose(rq.accept, kJsonOffers);
+    return choose(rq.accept, streams && hub != nullptr ? kStreamOffers : kJsonOffers);
   };
   auto not_acceptable = [&](std::optional<Representation> ext) {
     if (!ext) {
@@ -374,9 +423,14 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
     std::optional<Reply> out;
     const bool single = segs.size() == 1;
     if (single && (name == "cluster" || name == "swarm")) {
-      const auto rep = negotiate(ext);
+      const auto rep = negotiate(ext, name == "cluster");
       if (!rep) return not_acceptable(ext);
       if (name == "cluster") {
+        if (*rep == Representation::event_stream) {
+          live::Scope scope;
+          scope.shape = live::Scope::Shape::cluster;
+          return stream(rq, std::move(scope), path, query);
+        }
         const bool is_ready = ready(*snap);
         const Deps d = deps_of(*snap,
                                {Kind::node, Kind::service, Kind::task, Kind::config, Kind::secret,
@@ -391,6 +445,27 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
         return render::Body{render::render_swarm(*snap, site), 0};
       });
       return respond(rq, *rep, *entry);
+    }
+    if (single && (name == "history" || name == "events")) {
+      const auto rep = negotiate(ext, name == "events");
+      if (!rep) return not_acceptable(ext);
+      if (*rep == Representation::event_stream) {
+        const auto params = query::parse_query_string(query);
+        if (!params) {
+          return problem("API007", "the query string has a malformed percent-escape", path,
+                         rq.request_id);
+        }
+        live::Scope scope;
+        scope.shape = live::Scope::Shape::events;
+        if (const auto types = param(*params, "types")) {
+          if (auto err = parse_types(*types, scope.kinds)) {
+            return problem("API006", std::move(*err), path, rq.request_id);
+          }
+        }
+        if (auto bad = stream_filter(rq, path, *params, scope.kinds, scope)) return std::move(*bad);
+        return stream(rq, std::move(scope), path, query);
+      }
+      return history(rq, *rep, path, query);
     }
     const auto kind = state::kind_from_collection(name);
     if (!kind) return out;
@@ -461,6 +536,18 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
   if (!params) {
     return problem("API007", "the query string has a malformed percent-escape", path,
                    rq.request_id);
+  }
+  if (rep == Representation::event_stream) {
+    live::Scope scope;
+    scope.shape = owner == nullptr               ? live::Scope::Shape::list
+                  : owner->kind == Kind::service ? live::Scope::Shape::tasks_of_service
+                                                 : live::Scope::Shape::tasks_of_node;
+    scope.kind = kind;
+    if (owner != nullptr) scope.id = owner->id;
+    if (auto bad = stream_filter(rq, path, *params, live::Scope::bit(kind), scope)) {
+      return std::move(*bad);
+    }
+    return stream(rq, std::move(scope), path, query);
   }
   query::ListQuery q;
   if (const auto err = query::parse_list_query(kind, *params, settings.max_search_chars, q)) {
@@ -556,6 +643,13 @@ Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, st
     if (st == nullptr) {
       return problem("STK002", "no stack is named " + quoted(key), path, rq.request_id);
     }
+    if (rep == Representation::event_stream) {
+      live::Scope scope;
+      scope.shape = live::Scope::Shape::stack;
+      scope.kind = Kind::stack;
+      scope.id = st->name;
+      return stream(rq, std::move(scope), path, {});
+    }
     const std::string canonical = site.url(Kind::stack, st->name);
     const auto entry = cached(canonical, deps_of(*snap, {Kind::stack}),
                               [&] { return render::render_stack(*st, true, site); });
@@ -586,6 +680,15 @@ Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, st
     return problem(domain + "002", "no " + kname + " has the " + what + " " + quoted(key), path,
                    rq.request_id);
   }
+  if (rep == Representation::event_stream) {
+    live::Scope scope;
+    scope.shape = kind == Kind::service ? live::Scope::Shape::service
+                  : kind == Kind::node  ? live::Scope::Shape::node
+                                        : live::Scope::Shape::object;
+    scope.kind = kind;
+    scope.id = found->id;
+    return stream(rq, std::move(scope), path, {});
+  }
   const std::string canonical = site.url(kind, found->id);
   Deps d = deps_of(*snap, {kind});
   if (kind == Kind::task) d = deps_of(*snap, {Kind::task, Kind::service, Kind::node});
@@ -601,8 +704,132 @@ Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, st
   return r;
 }
 
-Handler::Handler(Settings settings, const state::Store& store)
-    : impl_(std::make_unique<Impl>(std::move(settings), store)) {}
+std::optional<Reply> Handler::Impl::stream_filter(const Request& rq, std::string_view path,
+                                                  const std::vector<query::Param>& params,
+                                                  std::uint16_t kinds, live::Scope& scope) const {
+  const auto text = param(params, "filter");
+  if (!text) return std::nullopt;
+  // Each kind type-checks the expression against its own fields; the stream shows the kinds it
+  // compiled for. When it compiles for none, the error that got furthest is the answer.
+  std::optional<query::FilterError> best;
+  bool any = false;
+  for (std::size_t k = 0; k < state::kKinds; ++k) {
+    const auto kind = static_cast<Kind>(k);
+    if ((kinds & live::Scope::bit(kind)) == 0) continue;
+    auto compiled = filters.get(kind, *text);
+    if (compiled) {
+      scope.filters.at(k) = std::move(*compiled);
+      any = true;
+    } else if (!best || compiled.error().column > best->column ||
+               compiled.error().code == "FLT001") {
+      best = compiled.error();
+    }
+  }
+  scope.filtered = true;
+  if (any || !best) return std::nullopt;
+  return problem(best->code, "filter: " + best->detail, path, rq.request_id);
+}
+
+Reply Handler::Impl::stream(const Request& rq, live::Scope scope, std::string_view path,
+                            std::string_view query) const {
+  Reply r;
+  r.event_stream = true;
+  r.content_type = "text/event-stream";
+  r.cache_control = kNoCache;
+  r.vary_accept = true;
+  r.headers.emplace_back("X-Accel-Buffering", "no");
+  if (rq.method == "HEAD") return r;
+  std::string last(rq.last_event_id);
+  if (last.empty()) {
+    // For clients that cannot set headers on a reconnect.
+    if (const auto params = query::parse_query_string(query)) {
+      if (auto v = param(*params, "lastEventId")) last = std::move(*v);
+    }
+  }
+  r.stream = hub->open(std::move(scope), last);
+  if (!r.stream) {
+    Reply p = problem("SSE001",
+                      "the server holds its maximum of open event streams; retry in " +
+                          std::string(kRetryAfterStreams) + " seconds",
+                      path, rq.request_id);
+    p.headers.emplace_back("Retry-After", std::string(kRetryAfterStreams));
+    return p;
+  }
+  return r;
+}
+
+Reply Handler::Impl::history(const Request& rq, Representation rep, std::string_view path,
+                             std::string_view query) const {
+  const auto params = query::parse_query_string(query);
+  if (!params) {
+    return problem("API007", "the query string has a malformed percent-escape", path,
+                   rq.request_id);
+  }
+  state::HistoryQuery q;
+  if (const auto v = param(*params, "limit")) {
+    const auto n = util::parse_uint(*v);
+    if (!n || *n < 1 || *n > query::kMaxLimit) {
+      return problem("API006",
+                     "limit: expected a whole number from 1 to " +
+                         std::to_string(query::kMaxLimit) + ", got " + quoted(*v),
+                     path, rq.request_id);
+    }
+    q.limit = *n;
+  }
+  if (const auto v = param(*params, "before")) {
+    const auto n = util::parse_uint(*v);
+    if (!n) {
+      return problem("API006", "before: expected an event ID, got " + quoted(*v), path,
+                     rq.request_id);
+    }
+    q.before = *n;
+  }
+  std::string filters_qs;  // type and resourceId, kept in the paging links
+  if (const auto v = param(*params, "type")) {
+    std::optional<Kind> kind;
+    for (std::size_t k = 0; k < state::kKinds; ++k) {
+      if (*v == state::kind_name(static_cast<Kind>(k))) kind = static_cast<Kind>(k);
+    }
+    if (!kind) {
+      return problem("API006",
+                     "type: unknown type " + quoted(*v) +
+                         "; the types are node, service, task, config, secret, network, volume "
+                         "and stack",
+                     path, rq.request_id);
+    }
+    q.kind = kind;
+    filters_qs += "type=" + util::percent_encode(*v) + "&";
+  }
+  if (const auto v = param(*params, "resourceId")) {
+    q.resource_id = *v;
+    if (!v->empty()) filters_qs += "resourceId=" + util::percent_encode(*v) + "&";
+  }
+  const auto entries = store.history().query(q);
+  render::HistoryPage page;
+  page.self = std::string(path);
+  if (!query.empty()) page.self += "?" + std::string(query);
+  page.limit = q.limit;
+  const std::string limit_qs = "limit=" + std::to_string(q.limit);
+  page.first = std::string(path) + "?" + filters_qs + limit_qs;
+  std::string links = "<" + page.first + ">; rel=\"first\"";
+  if (entries.size() == q.limit) {
+    page.next = std::string(path) + "?" + filters_qs +
+                "before=" + std::to_string(entries.back().id) + "&" + limit_qs;
+    links += ", <" + page.next + ">; rel=\"next\"";
+  }
+  // Rendered per request: a page is at most 200 small entries, and the ring moves constantly.
+  CacheEntry entry;
+  std::string body = render::render_history(entries, page, site);
+  entry.etag = util::strong_etag(body);
+  entry.body = std::make_shared<const std::string>(std::move(body));
+  if (!entries.empty()) entry.last_modified = entries.front().time;
+  Reply r = respond(rq, rep, entry);
+  r.links = std::move(links);
+  return r;
+}
+
+Handler::Handler(Settings settings, const state::Store& store, live::Hub* hub)
+    : impl_(std::make_unique<Impl>(std::move(settings), store, hub)) {}
 
 Handler::~Handler() = default;
 

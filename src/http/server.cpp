@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -19,12 +20,14 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "narwhal/live/hub.hpp"
 #include "narwhal/util/log.hpp"
 #include "narwhal/util/time.hpp"
 
@@ -105,8 +108,10 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
     out += "\r\nContent-Type: ";
     out += r.content_type;
   }
-  // HEAD and 304 describe the body they would have had; 204 has none.
-  if (r.status != 204 && r.status != 304) {
+  // HEAD and 304 describe the body they would have had; 204 has none; a stream has no end.
+  if (r.event_stream) {
+    out += "\r\nTransfer-Encoding: chunked";
+  } else if (r.status != 204 && r.status != 304) {
     out += "\r\nContent-Length: ";
     out += std::to_string(r.body ? r.body->size() : 0);
   }
@@ -165,7 +170,8 @@ struct Server::Impl {
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
-  std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0};
+  std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0},
+      streams_served{0};
   std::string links;
   std::mutex done_mutex;
   std::condition_variable done_cv;
@@ -195,6 +201,58 @@ struct Server::Impl {
         asio::co_spawn(ex_of, plain_session(beast::tcp_stream(std::move(socket))), asio::detached);
       }
     }
+  }
+
+  // Writes an event stream's frames as they come, one HTTP chunk per wake-up, until the client
+  // goes away, a write times out or the hub closes the stream.
+  template <class Stream>
+  asio::awaitable<void> pump(Stream& stream, std::shared_ptr<live::Stream> events) {
+    using Bell = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+    auto bell = std::make_shared<Bell>(co_await asio::this_coro::executor, 1);
+    events->set_waker([bell] { (void)bell->try_send(boost::system::error_code{}); });
+    // A client never sends anything on a stream: readability means it closed (or misbehaves).
+    auto& socket = beast::get_lowest_layer(stream).socket();
+    socket.async_wait(tcp::socket::wait_read,
+                      [events](boost::system::error_code) { events->close(); });
+    std::vector<asio::const_buffer> buffers;
+    std::array<char, 20> size_line{};
+    static constexpr std::string_view kCrlf = "\r\n";
+    for (;;) {
+      auto taken = events->take();
+      if (taken.closed) break;
+      if (taken.frames.empty()) {
+        beast::get_lowest_layer(stream).expires_never();
+        auto [ec] = co_await bell->async_receive(kTuple);
+        if (ec) break;
+        continue;
+      }
+      std::size_t size = 0;
+      for (const auto& f : taken.frames) size += f->size();
+      auto [end, err] = std::to_chars(size_line.data(), size_line.data() + 16, size, 16);
+      (void)err;
+      *end++ = '\r';
+      *end++ = '\n';
+      buffers.clear();
+      buffers.emplace_back(size_line.data(), static_cast<std::size_t>(end - size_line.data()));
+      for (const auto& f : taken.frames) buffers.emplace_back(asio::buffer(*f));
+      buffers.emplace_back(asio::buffer(kCrlf));
+      beast::get_lowest_layer(stream).expires_after(options.stream_write_timeout);
+      auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
+      (void)n;
+      if (ec) break;
+    }
+    events->close();
+    boost::system::error_code ignored;
+    socket.cancel(ignored);
+    if (stopping.load()) {
+      // The server stops: end the body properly so the client reconnects rather than errs.
+      beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(500));
+      auto [ec, n] =
+          co_await asio::async_write(stream, asio::buffer(std::string_view("0\r\n\r\n")), kTuple);
+      (void)ec;
+      (void)n;
+    }
+    streams_served.fetch_add(1, std::memory_order_relaxed);
   }
 
   template <class Stream>
@@ -237,6 +295,7 @@ struct Server::Impl {
     beast::flat_buffer buffer;
     std::string head;
     bool first = true;
+    std::shared_ptr<live::Stream> events;
     for (;;) {
       bhttp::request_parser<bhttp::empty_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -285,6 +344,7 @@ struct Server::Impl {
       rq.range = field(bhttp::field::range);
       rq.origin = field(bhttp::field::origin);
       rq.request_method = field(bhttp::field::access_control_request_method);
+      rq.last_event_id = req["Last-Event-ID"];
       const auto given_id = req["Request-Id"];
       rq.request_id = acceptable_request_id(given_id) ? std::string(given_id) : new_request_id();
       const bool keep_alive = req.keep_alive() && !stopping.load();
@@ -292,7 +352,22 @@ struct Server::Impl {
       beast::error_code wec;
       co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);
       in_flight.fetch_sub(1);
+      if (reply.stream) {
+        if (wec) {
+          reply.stream->close();
+        } else {
+          events = reply.stream;
+        }
+        break;
+      }
       if (wec || !keep_alive) break;
+    }
+    if (events) {
+      // The connection is a stream from now on: give back what reading requests took.
+      buffer.clear();
+      buffer.shrink_to_fit();
+      head = std::string();
+      co_await pump(stream, std::move(events));
     }
   }
 };

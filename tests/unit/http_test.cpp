@@ -5,6 +5,7 @@
 #include "narwhal/http/handler.hpp"
 #include "narwhal/http/negotiate.hpp"
 #include "narwhal/http/range.hpp"
+#include "narwhal/live/hub.hpp"
 
 using namespace narwhal;
 using http::Reply;
@@ -299,7 +300,7 @@ TEST_CASE("methods, HEAD and OPTIONS") {
 TEST_CASE("unknown paths and later routes are problems") {
   Fixture f;
   CHECK(std::string(json(f.get("/nosuch"))["type"].GetString()) == "/api/errors/API004");
-  CHECK(std::string(json(f.get("/events"))["type"].GetString()) == "/api/errors/API009");
+  CHECK(std::string(json(f.get("/search?q=x"))["type"].GetString()) == "/api/errors/API009");
   CHECK(f.get("/services/web/nosuch").status == 404);
 }
 
@@ -458,4 +459,165 @@ TEST_CASE("the items parser takes only single well-formed items ranges") {
   CHECK_FALSE(parse_item_range("items=a-b"));
   CHECK_FALSE(parse_item_range("items=99999999999999999999-1"));
   CHECK_FALSE(parse_item_range(""));
+}
+
+namespace {
+
+// A handler with a live hub behind it (§8).
+struct LiveFixture {
+  state::Store store{100};
+  live::Hub hub;
+  http::Handler handler;
+  explicit LiveFixture(std::size_t max_streams = 10)
+      : hub(options(max_streams), store),
+        handler(http::Settings{"", std::chrono::milliseconds(1000), 200, {}, "test", 64}, store,
+                &hub) {
+    (void)store.apply(test::full_sync());
+  }
+  static live::HubOptions options(std::size_t max_streams) {
+    live::HubOptions o;
+    o.max_streams = max_streams;
+    return o;
+  }
+  Reply get(std::string_view target, std::string_view accept = "text/event-stream",
+            std::string_view last_event_id = "", std::string_view method = "GET") {
+    Request rq;
+    rq.method = method;
+    rq.target = target;
+    rq.accept = accept;
+    rq.last_event_id = last_event_id;
+    rq.request_id = "req-1";
+    return handler.handle(rq);
+  }
+};
+
+std::string type_of(const Reply& r) {
+  return json(r)["type"].GetString();
+}
+
+}  // namespace
+
+TEST_CASE("every list and detail URL, /cluster and /events stream; the rest refuse") {
+  LiveFixture f;
+  for (const auto* url :
+       {"/services", "/nodes", "/tasks", "/stacks", "/configs", "/secrets", "/networks", "/volumes",
+        "/services/web", "/services/web/tasks", "/nodes/vm", "/cluster", "/events",
+        "/events?types=service,node", "/services?filter=replicas%20%3E%201"}) {
+    CAPTURE(url);
+    const auto r = f.get(url);
+    CHECK(r.status == 200);
+    CHECK(r.event_stream);
+    CHECK(r.stream);
+    CHECK(r.content_type == "text/event-stream");
+    CHECK(r.cache_control == "no-cache");
+    CHECK(r.etag.empty());
+    CHECK(header(r, "X-Accel-Buffering") == "no");
+  }
+  // JSON stays the default for */* on streaming URLs.
+  CHECK(f.get("/services", "*/*").content_type == "application/json");
+  CHECK(f.get("/services", "text/event-stream;q=0.5, application/json").content_type ==
+        "application/json");
+  // /swarm and /history do not stream.
+  CHECK(f.get("/swarm").status == 406);
+  CHECK(type_of(f.get("/swarm")) == "/api/errors/API001");
+  CHECK(type_of(f.get("/history")) == "/api/errors/API001");
+  // Unknown objects are 404s, whatever the representation.
+  CHECK(type_of(f.get("/services/nosuch")) == "/api/errors/SVC002");
+  // HEAD answers the head and opens nothing.
+  const auto head = f.get("/events", "text/event-stream", "", "HEAD");
+  CHECK(head.event_stream);
+  CHECK_FALSE(head.stream);
+  CHECK_FALSE(head.send_body);
+}
+
+TEST_CASE("stream parameters are checked like any other") {
+  LiveFixture f;
+  const auto bad_type = f.get("/events?types=service,gadget");
+  CHECK(bad_type.status == 400);
+  CHECK(type_of(bad_type) == "/api/errors/API006");
+  CHECK(std::string(json(bad_type)["detail"].GetString()).find("\"gadget\"") != std::string::npos);
+  const auto bad_filter = f.get("/events?filter=stat%20%3D%3D%201");
+  CHECK(type_of(bad_filter) == "/api/errors/FLT002");
+  CHECK(std::string(json(bad_filter)["detail"].GetString()).find("column 1") != std::string::npos);
+  // A filter that applies to some of the kinds is fine: the others show nothing.
+  const auto some = f.get("/events?filter=state%20%3D%3D%20%22running%22");
+  REQUIRE(some.stream);
+  CHECK(some.stream->scope().filters.at(static_cast<std::size_t>(state::Kind::task)));
+  CHECK_FALSE(some.stream->scope().filters.at(static_cast<std::size_t>(state::Kind::config)));
+}
+
+TEST_CASE("Last-Event-ID comes from the header or from ?lastEventId=") {
+  LiveFixture f;
+  f.hub.start();
+  auto first_frames = [](const Reply& r) {
+    std::string out;
+    for (const auto& fr : r.stream->take().frames) out += *fr;
+    return out;
+  };
+  CHECK(first_frames(f.get("/services", "text/event-stream", "17")).find("event: sync") !=
+        std::string::npos);
+  CHECK(first_frames(f.get("/services?lastEventId=17")).find("event: sync") != std::string::npos);
+  CHECK(first_frames(f.get("/services")).find("event: sync") == std::string::npos);
+}
+
+TEST_CASE("over the stream cap: 429 SSE001 with Retry-After") {
+  LiveFixture f(1);
+  const auto one = f.get("/events");
+  REQUIRE(one.stream);
+  const auto two = f.get("/events");
+  CHECK(two.status == 429);
+  CHECK(type_of(two) == "/api/errors/SSE001");
+  CHECK(header(two, "Retry-After") == "5");
+  CHECK(two.cache_control == "no-store");
+}
+
+TEST_CASE("/history and /events as JSON: newest first, by type and resource, cursor paging") {
+  LiveFixture f;
+  state::Change c;
+  for (int i = 0; i < 5; ++i) {
+    auto o = state::parse_object(state::Kind::config,
+                                 R"({"ID":"cfg)" + std::to_string(i) + R"(","Version":{"Index":)" +
+                                     std::to_string(900 + i) + R"(},"Spec":{"Name":"c)" +
+                                     std::to_string(i) + R"("}})");
+    c.upserts.push_back(o.object);
+  }
+  (void)f.store.apply(c);
+  const auto r = f.get("/history?limit=2", "application/json");
+  CHECK(r.status == 200);
+  CHECK(r.etag.size() == 34);
+  const auto d = json(r);
+  CHECK(std::string(d["@type"].GetString()) == "Collection");
+  REQUIRE(d["items"].Size() == 2);
+  const auto& newest = d["items"][0];
+  CHECK(std::string(newest["resourceId"].GetString()) == "cfg4");
+  CHECK(std::string(newest["type"].GetString()) == "config");
+  CHECK(std::string(newest["action"].GetString()) == "create");
+  CHECK(std::string(newest["resource"]["@id"].GetString()) == "/configs/cfg4");
+  CHECK(newest["id"].GetUint64() > d["items"][1]["id"].GetUint64());
+  const std::string next = d["next"].GetString();
+  CHECK(next == "/history?before=" + std::to_string(d["items"][1]["id"].GetUint64()) + "&limit=2");
+  CHECK(r.links.find("rel=\"next\"") != std::string::npos);
+  const auto page2 = json(f.get(next, "application/json"));
+  CHECK(std::string(page2["items"][0]["resourceId"].GetString()) == "cfg2");
+  // /events as JSON is the same history.
+  const auto events = json(f.get("/events?limit=2", "application/json"));
+  CHECK(std::string(events["@id"].GetString()) == "/events?limit=2");
+  REQUIRE(events["items"].Size() == 2);
+  CHECK(events["items"][1]["id"].GetUint64() == d["items"][1]["id"].GetUint64());
+  const auto one = json(f.get("/history?type=config&resourceId=cfg1", "application/json"));
+  REQUIRE(one["items"].Size() == 1);
+  CHECK(std::string(one["items"][0]["name"].GetString()) == "c1");
+  CHECK(json(f.get("/history?type=node", "application/json"))["items"].Size() == 0);
+  for (const auto* bad :
+       {"/history?limit=0", "/history?limit=201", "/history?before=x", "/history?type=gadget"}) {
+    CAPTURE(bad);
+    CHECK(type_of(f.get(bad, "application/json")) == "/api/errors/API006");
+  }
+  // 304 on an unchanged page.
+  Request rq;
+  rq.method = "GET";
+  rq.target = "/history?limit=2";
+  rq.if_none_match = r.etag;
+  rq.request_id = "x";
+  CHECK(f.handler.handle(rq).status == 304);
 }

@@ -39,6 +39,7 @@ struct Config {
   Millis sse_batch_interval{100};
   Millis sse_keepalive{15'000};
   std::size_t sse_max_streams = kDefaultMaxStreams;
+  std::size_t sse_queue_bytes = 1024 * 1024;
   std::size_t history_size = kDefaultHistorySize;
   Millis resync_interval{300'000};
   Millis task_poll_interval{10'000};

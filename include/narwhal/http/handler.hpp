@@ -13,6 +13,11 @@
 
 #include "narwhal/state/store.hpp"
 
+namespace narwhal::live {
+class Hub;
+class Stream;
+}  // namespace narwhal::live
+
 namespace narwhal::http {
 
 struct Request {
@@ -24,6 +29,7 @@ struct Request {
   std::string_view range;           // Range: items=a-b
   std::string_view origin;          // CORS
   std::string_view request_method;  // Access-Control-Request-Method (preflight)
+  std::string_view last_event_id;   // SSE reconnects
   std::string request_id;           // already chosen: the client's or a generated one
 };
 
@@ -40,6 +46,10 @@ struct Reply {
   std::string links;            // more Link values (paging), sent in the same Link field
   std::string content_location;
   std::vector<std::pair<std::string_view, std::string>> headers;  // any others
+  // Server-Sent Events: the body is a stream of unknown length (set also for HEAD, which gets
+  // the head only); `stream` is the open stream for GET.
+  bool event_stream = false;
+  std::shared_ptr<live::Stream> stream;
 };
 
 struct Settings {
@@ -54,7 +64,8 @@ struct Settings {
 
 class Handler {
  public:
-  Handler(Settings settings, const state::Store& store);
+  // `hub` serves the event streams; without one, streams are refused (406 API001).
+  Handler(Settings settings, const state::Store& store, live::Hub* hub = nullptr);
   ~Handler();
   Handler(const Handler&) = delete;
   Handler& operator=(const Handler&) = delete;

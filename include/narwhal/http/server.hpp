@@ -21,6 +21,8 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds drain_timeout{3'000};
+  // An event stream whose client takes longer than this to accept a write is closed.
+  std::chrono::milliseconds stream_write_timeout{30'000};
   std::string tls_cert;  // PEM certificate chain and key: serve HTTPS (with HSTS) when set
   std::string tls_key;
 };
