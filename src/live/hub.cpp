@@ -98,8 +98,10 @@ bool Stream::push(const Frame& frame, const Frame& sync) {
     if (sync_pending_) {
       ++counters_.dropped;
       queued = false;
-    } else if (bytes_ + frame->size() > limit_) {
-      // The client does not keep up: drop its backlog and tell it to reload instead.
+    } else if (!was_empty && bytes_ + frame->size() > limit_) {
+      // The client does not keep up: drop its backlog and tell it to reload instead. (A frame
+      // that meets an empty queue is always taken: one big batch is not falling behind, and
+      // memory stays bounded by the limit plus one frame.)
       counters_.dropped += queue_.size() + 1;
       ++counters_.overflows;
       queue_.clear();

@@ -441,3 +441,21 @@ TEST_CASE("stopping the hub closes every stream") {
   CHECK(woke);
   CHECK_FALSE(l.hub.open(Scope{}, ""));
 }
+
+TEST_CASE("one frame bigger than the queue limit is not falling behind") {
+  live::HubOptions o;
+  o.queue_bytes = 4096;
+  Live l(o);
+  const auto s = l.hub.open(Scope{}, "");
+  (void)s->take();
+  // A single change far larger than the limit, taken by a client that keeps up.
+  std::vector<state::ObjectPtr> many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back(service("big" + std::to_string(i), "big" + std::to_string(i), 5 + i));
+  }
+  (void)l.upsert(many);
+  const auto r = collect(s, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  CHECK(r.text().size() > o.queue_bytes);
+  CHECK(r.text().find("event: sync") == std::string::npos);
+  CHECK(s->counters().overflows == 0);
+}

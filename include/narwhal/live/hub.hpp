@@ -60,8 +60,9 @@ class Stream {
   void close();
   [[nodiscard]] bool closed() const;
 
-  // Hub side: queues `frame`; past the limit the backlog is replaced by `sync` (once, until the
-  // client has taken it). Returns false when the frame was dropped.
+  // Hub side: queues `frame`; when it would take a backlog past the limit, the backlog is
+  // replaced by `sync` (once, until the client has taken it). Returns false when the frame was
+  // dropped.
   bool push(const Frame& frame, const Frame& sync);
   // Queues `frame` whatever the limit (the first frames of a stream).
   void push_first(const Frame& frame);
