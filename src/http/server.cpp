@@ -212,8 +212,13 @@ struct Server::Impl {
     events->set_waker([bell] { (void)bell->try_send(boost::system::error_code{}); });
     // A client never sends anything on a stream: readability means it closed (or misbehaves).
     auto& socket = beast::get_lowest_layer(stream).socket();
-    socket.async_wait(tcp::socket::wait_read,
-                      [events](boost::system::error_code) { events->close(); });
+    auto gone = std::make_shared<bool>(false);  // set on this connection's executor only
+    socket.async_wait(tcp::socket::wait_read, [events, gone](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted) return;
+      *gone = true;
+      events->close();
+    });
+    bool failed = false;
     std::vector<asio::const_buffer> buffers;
     std::array<char, 20> size_line{};
     static constexpr std::string_view kCrlf = "\r\n";
@@ -239,13 +244,17 @@ struct Server::Impl {
       beast::get_lowest_layer(stream).expires_after(options.stream_write_timeout);
       auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
       (void)n;
-      if (ec) break;
+      if (ec) {
+        failed = true;
+        break;
+      }
     }
     events->close();
     boost::system::error_code ignored;
     socket.cancel(ignored);
-    if (stopping.load()) {
-      // The server stops: end the body properly so the client reconnects rather than errs.
+    if (!failed && !*gone) {
+      // The hub or the server ends the stream: end the body properly, so the client sees a
+      // finished response and reconnects (EventSource does) rather than a broken one.
       beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(500));
       auto [ec, n] =
           co_await asio::async_write(stream, asio::buffer(std::string_view("0\r\n\r\n")), kTuple);

@@ -2,15 +2,19 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <string>
+#include <thread>
 
 #include "../support/samples.hpp"
 #include "narwhal/http/handler.hpp"
 #include "narwhal/http/server.hpp"
+#include "narwhal/live/hub.hpp"
 
 using namespace narwhal;
 
@@ -203,4 +207,151 @@ TEST_CASE("HTTPS: an unreadable certificate is a clear startup error") {
   http::Server server(o, handler);
   CHECK_THROWS_WITH_AS(server.start(), doctest::Contains("/nonexistent/cert.pem"),
                        std::runtime_error);
+}
+
+// ---- Server-Sent Events over the wire (§8) ----
+
+namespace {
+
+// A server with a live hub, fed by the store like main() wires it.
+struct Streaming {
+  state::Store store{1000};
+  live::Hub hub;
+  http::Handler handler;
+  http::Server server;
+  explicit Streaming(std::size_t queue_bytes = 1024 * 1024)
+      : hub(hub_options(queue_bytes), store),
+        handler(http::Settings{}, store, &hub),
+        server(Running::options(), handler) {
+    store.set_listener([this](const state::SnapshotPtr& s,
+                              const std::vector<state::HistoryEntry>& e) { hub.publish(s, e); });
+    (void)store.apply(test::full_sync());
+    hub.start();
+    server.start();
+  }
+  static live::HubOptions hub_options(std::size_t queue_bytes) {
+    live::HubOptions o;
+    o.batch_interval = std::chrono::milliseconds(0);
+    o.queue_bytes = queue_bytes;
+    return o;
+  }
+  // A config change: one event on /configs.
+  void change(int i) {
+    auto o = state::parse_object(state::Kind::config,
+                                 R"({"ID":"cfgx","Version":{"Index":)" + std::to_string(1000 + i) +
+                                     R"(},"Spec":{"Name":"c)" + std::string(1500, 'x') +
+                                     std::to_string(i) + R"("}})");
+    state::Change c;
+    c.upserts = {o.object};
+    (void)store.apply(c);
+  }
+  // Connects and sends a stream request; rcvbuf > 0 shrinks the client's receive buffer first.
+  int open(const std::string& target, int rcvbuf = 0) const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string rq =
+        "GET " + target + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+    REQUIRE(::send(fd, rq.data(), rq.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(rq.size()));
+    return fd;
+  }
+};
+
+// Reads from fd until `text` holds what `done` wants or `budget` passes.
+std::string read_until(int fd, const std::function<bool(const std::string&)>& done,
+                       std::chrono::milliseconds budget = std::chrono::milliseconds(3000)) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  char buf[16384];
+  while (!done(out) && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+bool has(const std::string& text, std::string_view what) {
+  return text.find(what) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("an event stream over the wire: chunked, retry first, then the changes") {
+  Streaming s;
+  const int fd = s.open("/configs");
+  const auto head = read_until(fd, [](const std::string& t) { return has(t, "retry: 2000"); });
+  CHECK(head.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(has(head, "\r\nContent-Type: text/event-stream\r\n"));
+  CHECK(has(head, "\r\nTransfer-Encoding: chunked\r\n"));
+  CHECK(has(head, "\r\nCache-Control: no-cache\r\n"));
+  CHECK(has(head, "\r\nX-Accel-Buffering: no\r\n"));
+  CHECK_FALSE(has(head, "Content-Length"));
+  CHECK_FALSE(has(head, "ETag"));
+  // The first chunk: its size line, then the retry frame.
+  CHECK(has(head, "\r\n\r\nd\r\nretry: 2000\n\n\r\n"));
+  s.change(1);
+  const auto got = read_until(fd, [](const std::string& t) { return has(t, "event: config"); });
+  CHECK(has(got, "event: config\ndata: {\"@id\":\"/configs/cfgx\""));
+  ::close(fd);
+}
+
+TEST_CASE("a client that leaves frees its stream at once") {
+  Streaming s;
+  const int fd = s.open("/events");
+  (void)read_until(fd, [](const std::string& t) { return has(t, "retry:"); });
+  CHECK(s.hub.stats().streams_open == 1);
+  ::close(fd);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (s.hub.stats().streams_open != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(s.hub.stats().streams_open == 0);
+}
+
+TEST_CASE("a reader that stalls gets a sync instead of an unbounded backlog") {
+  Streaming s(32 * 1024);
+  const int slow = s.open("/configs", 4096);
+  const int fast = s.open("/configs");
+  (void)read_until(slow, [](const std::string& t) { return has(t, "retry:"); });
+  std::string fast_text;
+  // ~3 MB of events while the slow client reads nothing: more than the socket buffers hold.
+  for (int i = 0; i < 2000 && s.hub.stats().overflows == 0; ++i) {
+    s.change(i);
+    fast_text += read_until(
+        fast, [](const std::string&) { return false; }, std::chrono::milliseconds(1));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (s.hub.stats().overflows == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(s.hub.stats().overflows >= 1);
+  CHECK(s.hub.stats().frames_dropped >= 1);
+  // Now the slow client reads: what it finds ends with a sync, not with thousands of events.
+  const auto text = read_until(
+      slow, [](const std::string& t) { return has(t, "event: sync"); },
+      std::chrono::milliseconds(10000));
+  CHECK(has(text, "event: sync\ndata: {\"type\":\"sync\""));
+  // The fast client was never dropped.
+  fast_text += read_until(
+      fast, [](const std::string&) { return false; }, std::chrono::milliseconds(300));
+  CHECK_FALSE(has(fast_text, "event: sync"));
+  ::close(slow);
+  ::close(fast);
+}
+
+TEST_CASE("stopping the hub ends streams with a proper last chunk") {
+  Streaming s;
+  const int fd = s.open("/events");
+  (void)read_until(fd, [](const std::string& t) { return has(t, "retry:"); });
+  s.hub.stop();
+  const auto text = read_until(fd, [](const std::string& t) { return t.ends_with("0\r\n\r\n"); });
+  CHECK(text.ends_with("0\r\n\r\n"));
+  ::close(fd);
 }
