@@ -12,6 +12,7 @@
 #include "narwhal/http/handler.hpp"
 #include "narwhal/http/server.hpp"
 #include "narwhal/live/hub.hpp"
+#include "narwhal/metrics/exposition.hpp"
 #include "narwhal/sim/engine.hpp"
 #include "narwhal/state/store.hpp"
 #include "narwhal/util/log.hpp"
@@ -24,6 +25,76 @@
 namespace {
 
 using narwhal::util::log::Level;
+
+using narwhal::metrics::Family;
+using narwhal::metrics::Type;
+
+Family one(std::string name, std::string help, Type type, double value) {
+  return Family{std::move(name), std::move(help), type, {{{}, value}}};
+}
+
+// narwhal's own numbers, read from their owners at scrape time.
+void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& server,
+                  const narwhal::http::Handler& handler, const narwhal::state::Store& store,
+                  std::vector<Family>& out) {
+  const auto h = hub.stats();
+  auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  out.push_back(
+      one("narwhal_sse_streams_open", "Open event streams.", Type::gauge, d(h.streams_open)));
+  out.push_back(one("narwhal_sse_streams_opened_total", "Event streams opened.", Type::counter,
+                    d(h.streams_opened)));
+  out.push_back(one("narwhal_sse_streams_rejected_total",
+                    "Event streams refused because the cap was reached (429 SSE001).",
+                    Type::counter, d(h.streams_rejected)));
+  out.push_back(one("narwhal_sse_events_total", "Changes rendered as events (once each).",
+                    Type::counter, d(h.events)));
+  out.push_back(
+      one("narwhal_sse_frames_total", "Frames queued to streams.", Type::counter, d(h.frames_out)));
+  out.push_back(one("narwhal_sse_overflows_total",
+                    "Times a stream fell behind its queue limit and got a sync instead.",
+                    Type::counter, d(h.overflows)));
+  out.push_back(one("narwhal_sse_frames_dropped_total",
+                    "Frames dropped from streams that fell behind.", Type::counter,
+                    d(h.frames_dropped)));
+  out.push_back(one("narwhal_sse_replays_total", "Reconnects answered by replaying missed events.",
+                    Type::counter, d(h.replays)));
+  out.push_back(one("narwhal_sse_replay_syncs_total",
+                    "Reconnects whose Last-Event-ID could not be replayed (sent a sync).",
+                    Type::counter, d(h.replay_syncs)));
+  const auto srv = server.stats();
+  out.push_back(one("narwhal_http_connections_open", "Open HTTP connections.", Type::gauge,
+                    d(srv.connections_open)));
+  out.push_back(
+      one("narwhal_http_requests_total", "HTTP requests read.", Type::counter, d(srv.requests)));
+  out.push_back(one("narwhal_http_header_limit_total",
+                    "Requests refused because their headers were too large (431).", Type::counter,
+                    d(srv.header_limit_hits)));
+  out.push_back(one("narwhal_http_timeouts_total", "Connections closed by a read timeout.",
+                    Type::counter, d(srv.timeouts)));
+  const auto cache = handler.cache_stats();
+  out.push_back(one("narwhal_cache_hits_total", "Responses served from the rendered cache.",
+                    Type::counter, d(cache.hits)));
+  out.push_back(
+      one("narwhal_cache_misses_total", "Responses rendered.", Type::counter, d(cache.misses)));
+  out.push_back(
+      one("narwhal_cache_entries", "Rendered responses cached.", Type::gauge, d(cache.entries)));
+  out.push_back(one("narwhal_history_entries", "Entries in the change history.", Type::gauge,
+                    d(store.history().size())));
+  const auto snap = store.snapshot();
+  Family objects{"narwhal_objects", "Objects in the cache by type.", Type::gauge, {}};
+  for (std::size_t k = 0; k < narwhal::state::kEngineKinds; ++k) {
+    const auto kind = static_cast<narwhal::state::Kind>(k);
+    objects.samples.push_back({{{"type", std::string(narwhal::state::kind_name(kind))}},
+                               d(snap->table(kind).items.size())});
+  }
+  objects.samples.push_back({{{"type", "stack"}}, d(snap->stacks->size())});
+  out.push_back(std::move(objects));
+  out.push_back(one("narwhal_engine_connected", "1 while the engine connection is up.", Type::gauge,
+                    snap->engine.connected ? 1 : 0));
+  out.push_back(
+      one("narwhal_ready", "1 while /-/ready answers 200.", Type::gauge, handler.ready() ? 1 : 0));
+  narwhal::metrics::swarm_families(*snap, out);
+}
 
 Level to_level(narwhal::config::LogLevel l) {
   switch (l) {
@@ -105,6 +176,8 @@ int main(int argc, char** argv) {
   hs.max_filter_chars = cfg.max_filter_chars;
   hs.cors_origins = cfg.cors_origins;
   hs.version = NARWHAL_VERSION;
+  nw::metrics::Exposition exposition;
+  hs.metrics = [&exposition] { return exposition.text(); };
   // The hub streams what the store publishes; the cluster summary it sends asks the handler
   // whether narwhal is ready (the same answer as /-/ready).
   const nw::http::Handler* ready_source = nullptr;
@@ -136,6 +209,7 @@ int main(int argc, char** argv) {
   so.tls_key = cfg.tls_key;
   nw::http::Server server(so, handler);
   server.set_links_base(cfg.base_path);
+  exposition.add([&](std::vector<Family>& out) { own_families(hub, server, handler, store, out); });
   try {
     server.start();
   } catch (const std::exception& e) {

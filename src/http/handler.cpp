@@ -359,6 +359,11 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
           ",\"uptimeSeconds\":" + std::to_string(uptime) + "}");
       return r;
     }
+    if (segs[1] == "metrics" && settings.metrics) {
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = std::make_shared<const std::string>(settings.metrics());
+      return r;
+    }
     if (segs[1] == "ready") {
       if (ready(*snap)) {
         r.body = std::make_shared<const std::string>("{\"status\":\"ready\"}");

@@ -22,7 +22,9 @@ struct Fixture {
                                200,
                                {"https://dash.example"},
                                "test",
-                               64},
+                               64,
+                               512,
+                               {}},
                 store) {
     (void)store.apply(test::full_sync());
     state::EngineState e;
@@ -470,8 +472,8 @@ struct LiveFixture {
   http::Handler handler;
   explicit LiveFixture(std::size_t max_streams = 10)
       : hub(options(max_streams), store),
-        handler(http::Settings{"", std::chrono::milliseconds(1000), 200, {}, "test", 64}, store,
-                &hub) {
+        handler(http::Settings{"", std::chrono::milliseconds(1000), 200, {}, "test", 64, 512, {}},
+                store, &hub) {
     (void)store.apply(test::full_sync());
   }
   static live::HubOptions options(std::size_t max_streams) {
@@ -620,4 +622,21 @@ TEST_CASE("/history and /events as JSON: newest first, by type and resource, cur
   rq.if_none_match = r.etag;
   rq.request_id = "x";
   CHECK(f.handler.handle(rq).status == 304);
+}
+
+TEST_CASE("/-/metrics serves what the metrics source says, as Prometheus text") {
+  state::Store store{10};
+  http::Settings settings;
+  settings.metrics = [] { return std::string("narwhal_up 1\n"); };
+  http::Handler handler(settings, store);
+  Request rq;
+  rq.method = "GET";
+  rq.target = "/-/metrics";
+  rq.request_id = "m";
+  const auto r = handler.handle(rq);
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  CHECK(*r.body == "narwhal_up 1\n");
+  CHECK_FALSE(r.discovery_links);
+  CHECK(r.cache_control == "no-store");
 }

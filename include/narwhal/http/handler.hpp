@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -60,6 +61,8 @@ struct Settings {
   std::string version = "0.1.0";
   std::size_t cache_entries = 4096;
   std::size_t max_filter_chars = 512;
+  // The body of /-/metrics (Prometheus text format); null: not served.
+  std::function<std::string()> metrics;
 };
 
 class Handler {
