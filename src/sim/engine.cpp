@@ -237,6 +237,15 @@ std::size_t Engine::service_count() const {
   return impl_->ctx.swarm.services.size();
 }
 
+std::vector<std::string> Engine::replicated_service_names() const {
+  std::lock_guard lock(impl_->ctx.model_mutex);
+  std::vector<std::string> out;
+  for (const auto& [id, svc] : impl_->ctx.swarm.services) {
+    if (!svc.spec.global) out.push_back(svc.spec.name);
+  }
+  return out;
+}
+
 std::size_t Engine::task_count() const {
   std::lock_guard lock(impl_->ctx.model_mutex);
   return impl_->ctx.swarm.tasks.size();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace narwhal::sim {
 
@@ -54,6 +55,8 @@ class Engine {
   void churn_once();                                          // one random background change
 
   [[nodiscard]] std::size_t service_count() const;
+  // Names of the replicated services, for drivers that change them one at a time.
+  [[nodiscard]] std::vector<std::string> replicated_service_names() const;
   [[nodiscard]] std::size_t task_count() const;
 
  private:
