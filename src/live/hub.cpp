@@ -17,9 +17,29 @@ using Clock = std::chrono::steady_clock;
 
 // ---- Stream ----
 
+namespace {
+
+// Shape, kind, id, types and the filter programs (shared by the filter cache for the same text).
+std::string key_of(const Scope& s) {
+  std::string key;
+  key += static_cast<char>('0' + static_cast<int>(s.shape));
+  key += static_cast<char>('0' + static_cast<int>(s.kind));
+  key += std::to_string(s.kinds);
+  key += s.filtered ? 'f' : '-';
+  for (const auto& f : s.filters) {
+    key += std::to_string(reinterpret_cast<std::uintptr_t>(f.get()));
+    key += ',';
+  }
+  key += s.id;
+  return key;
+}
+
+}  // namespace
+
 Stream::Stream(Scope scope, std::size_t queue_bytes,
                std::shared_ptr<std::atomic<std::uint64_t>> open)
     : scope_(std::move(scope)),
+      scope_key_(key_of(scope_)),
       limit_(queue_bytes),
       open_(std::move(open)),
       last_push_(util::steady_millis()) {}
@@ -88,27 +108,27 @@ void Stream::push_if_idle(const Frame& frame) {
   if (waker) waker();
 }
 
-bool Stream::push(const Frame& frame, const Frame& sync) {
+Stream::Pushed Stream::push(const Frame& frame, const Frame& sync) {
   std::function<void()> waker;
-  bool queued = true;
+  Pushed out;
   {
     const std::lock_guard lock(mutex_);
-    if (closed_) return false;
+    if (closed_) return {false, false, 0};
     const bool was_empty = queue_.empty();
     if (sync_pending_) {
       ++counters_.dropped;
-      queued = false;
+      out = {false, false, 1};
     } else if (!was_empty && bytes_ + frame->size() > limit_) {
       // The client does not keep up: drop its backlog and tell it to reload instead. (A frame
       // that meets an empty queue is always taken: one big batch is not falling behind, and
       // memory stays bounded by the limit plus one frame.)
-      counters_.dropped += queue_.size() + 1;
+      out = {false, true, queue_.size() + 1};
+      counters_.dropped += out.dropped;
       ++counters_.overflows;
       queue_.clear();
       queue_.push_back(sync);
       bytes_ = sync->size();
       sync_pending_ = true;
-      queued = false;
     } else {
       queue_.push_back(frame);
       bytes_ += frame->size();
@@ -118,7 +138,7 @@ bool Stream::push(const Frame& frame, const Frame& sync) {
   }
   last_push_.store(util::steady_millis());
   if (waker) waker();
-  return queued;
+  return out;
 }
 
 Stream::Counters Stream::counters() const {
@@ -279,14 +299,19 @@ struct Hub::Impl {
   void deliver(const std::vector<StreamPtr>& targets, const Frame& cluster, std::uint64_t id) {
     const Frame sync = sync_frame(id, "this stream fell behind; reload and reconnect");
     const auto snap = store.snapshot();
-    // Streams showing the same events share one batch frame.
+    // Streams showing the same events share one batch frame; streams with the same scope share
+    // the decision (10 000 dashboards mostly watch a few dozen scopes).
     std::unordered_map<std::uint64_t, Frame> by_mask;
     std::map<std::vector<std::uint32_t>, Frame> by_list;
+    std::unordered_map<std::string_view, Frame> by_scope;
     std::vector<std::uint32_t> shown;
     std::vector<EventPtr> picked;
     for (const auto& s : targets) {
       Frame frame;
-      if (s->scope().shape == Scope::Shape::cluster) {
+      const auto known = by_scope.find(s->scope_key());
+      if (known != by_scope.end()) {
+        frame = known->second;
+      } else if (s->scope().shape == Scope::Shape::cluster) {
         frame = cluster;
       } else if (!pending.empty()) {
         shown.clear();
@@ -314,15 +339,12 @@ struct Hub::Impl {
           }
         }
       }
+      if (known == by_scope.end()) by_scope.emplace(s->scope_key(), frame);
       if (!frame) continue;
-      const auto before = s->counters();
-      if (s->push(frame, sync)) {
-        frames_out.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        const auto after = s->counters();
-        overflows.fetch_add(after.overflows - before.overflows, std::memory_order_relaxed);
-        dropped.fetch_add(after.dropped - before.dropped, std::memory_order_relaxed);
-      }
+      const auto pushed = s->push(frame, sync);
+      if (pushed.queued) frames_out.fetch_add(1, std::memory_order_relaxed);
+      if (pushed.overflow) overflows.fetch_add(1, std::memory_order_relaxed);
+      if (pushed.dropped > 0) dropped.fetch_add(pushed.dropped, std::memory_order_relaxed);
     }
   }
 

@@ -47,6 +47,8 @@ class Stream {
   Stream& operator=(const Stream&) = delete;
 
   [[nodiscard]] const Scope& scope() const noexcept { return scope_; }
+  // Equal for streams whose scopes show the same events: the hub decides once per key.
+  [[nodiscard]] const std::string& scope_key() const noexcept { return scope_key_; }
 
   // Server side. `waker` is called (from any thread, without locks held) when frames arrive
   // after the queue was drained, or when the stream is closed.
@@ -61,9 +63,13 @@ class Stream {
   [[nodiscard]] bool closed() const;
 
   // Hub side: queues `frame`; when it would take a backlog past the limit, the backlog is
-  // replaced by `sync` (once, until the client has taken it). Returns false when the frame was
-  // dropped.
-  bool push(const Frame& frame, const Frame& sync);
+  // replaced by `sync` (once, until the client has taken it).
+  struct Pushed {
+    bool queued = true;
+    bool overflow = false;    // this push replaced the backlog with the sync
+    std::size_t dropped = 0;  // frames lost by this push
+  };
+  Pushed push(const Frame& frame, const Frame& sync);
   // Queues `frame` whatever the limit (the first frames of a stream).
   void push_first(const Frame& frame);
   // Queues `frame` only when nothing else waits (keepalives).
@@ -77,6 +83,7 @@ class Stream {
 
  private:
   const Scope scope_;
+  const std::string scope_key_;
   const std::size_t limit_;
   mutable std::mutex mutex_;
   std::vector<Frame> queue_;
