@@ -284,7 +284,7 @@ struct Handler::Impl {
              std::string_view query, const state::SnapshotPtr& snap,
              const state::Object* scope_owner) const;
   Reply detail(const Request& rq, Representation rep, Kind kind, std::string_view key,
-               std::string_view path, const state::SnapshotPtr& snap) const;
+               std::string_view path, std::string_view query, const state::SnapshotPtr& snap) const;
 };
 
 Reply Handler::Impl::handle(const Request& rq) const {
@@ -481,7 +481,7 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
     }
     if (segs.size() == 2) {
       if (!rep) return not_acceptable(ext);
-      return detail(rq, *rep, *kind, segs[1], path, snap);
+      return detail(rq, *rep, *kind, segs[1], path, query, snap);
     }
     return out;
   };
@@ -504,7 +504,7 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
         const auto e = split_extension(segs[1]);
         const auto rep = negotiate(e->second);
         if (!rep) return not_acceptable(e->second);
-        Reply stripped = detail(rq, *rep, *kind, e->first, path, snap);
+        Reply stripped = detail(rq, *rep, *kind, e->first, path, query, snap);
         return stripped.status == 404 ? exact : stripped;
       }
     }
@@ -524,7 +524,7 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
       const Kind owner_kind = segs[0] == "nodes" ? Kind::node : Kind::service;
       const auto lookup = snap->table(owner_kind).lookup(segs[1]);
       if (lookup.found == nullptr) {
-        return detail(rq, Representation::json, owner_kind, segs[1], path, snap);
+        return detail(rq, Representation::json, owner_kind, segs[1], path, query, snap);
       }
       const auto rep = negotiate(ext);
       if (!rep) return not_acceptable(ext);
@@ -640,7 +640,8 @@ Reply Handler::Impl::list(const Request& rq, Representation rep, Kind kind, std:
 }
 
 Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, std::string_view key,
-                            std::string_view path, const state::SnapshotPtr& snap) const {
+                            std::string_view path, std::string_view query,
+                            const state::SnapshotPtr& snap) const {
   const auto domain = std::string(code_domain(kind));
   const auto kname = std::string(state::kind_name(kind));
   if (kind == Kind::stack) {
@@ -653,7 +654,7 @@ Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, st
       scope.shape = live::Scope::Shape::stack;
       scope.kind = Kind::stack;
       scope.id = st->name;
-      return stream(rq, std::move(scope), path, {});
+      return stream(rq, std::move(scope), path, query);
     }
     const std::string canonical = site.url(Kind::stack, st->name);
     const auto entry = cached(canonical, deps_of(*snap, {Kind::stack}),
@@ -692,7 +693,7 @@ Reply Handler::Impl::detail(const Request& rq, Representation rep, Kind kind, st
                                         : live::Scope::Shape::object;
     scope.kind = kind;
     scope.id = found->id;
-    return stream(rq, std::move(scope), path, {});
+    return stream(rq, std::move(scope), path, query);
   }
   const std::string canonical = site.url(kind, found->id);
   Deps d = deps_of(*snap, {kind});

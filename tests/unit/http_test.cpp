@@ -560,6 +560,10 @@ TEST_CASE("Last-Event-ID comes from the header or from ?lastEventId=") {
         std::string::npos);
   CHECK(first_frames(f.get("/services?lastEventId=17")).find("event: sync") != std::string::npos);
   CHECK(first_frames(f.get("/services")).find("event: sync") == std::string::npos);
+  // Detail URLs too (they once dropped the query on the way to the stream).
+  CHECK(first_frames(f.get("/services/web?lastEventId=17")).find("event: sync") !=
+        std::string::npos);
+  CHECK(first_frames(f.get("/stacks?lastEventId=17")).find("event: sync") != std::string::npos);
 }
 
 TEST_CASE("over the stream cap: 429 SSE001 with Retry-After") {
