@@ -308,7 +308,9 @@ struct Hub::Impl {
     std::vector<EventPtr> picked;
     for (const auto& s : targets) {
       Frame frame;
-      const auto known = by_scope.find(s->scope_key());
+      // A stream that resumed ahead of the hub skips what it has seen, so it decides alone.
+      const bool alone = !pending.empty() && s->skip_through() >= pending.front()->id;
+      const auto known = alone ? by_scope.end() : by_scope.find(s->scope_key());
       if (known != by_scope.end()) {
         frame = known->second;
       } else if (s->scope().shape == Scope::Shape::cluster) {
@@ -316,7 +318,9 @@ struct Hub::Impl {
       } else if (!pending.empty()) {
         shown.clear();
         for (std::uint32_t i = 0; i < pending.size(); ++i) {
-          if (shows(s->scope(), *pending[i], *snap)) shown.push_back(i);
+          if (pending[i]->id > s->skip_through() && shows(s->scope(), *pending[i], *snap)) {
+            shown.push_back(i);
+          }
         }
         if (shown.size() == 1) {
           frame = frame_of(pending[shown[0]]);
@@ -339,7 +343,7 @@ struct Hub::Impl {
           }
         }
       }
-      if (known == by_scope.end()) by_scope.emplace(s->scope_key(), frame);
+      if (!alone && known == by_scope.end()) by_scope.emplace(s->scope_key(), frame);
       if (!frame) continue;
       const auto pushed = s->push(frame, sync);
       if (pushed.queued) frames_out.fetch_add(1, std::memory_order_relaxed);
@@ -404,9 +408,14 @@ struct Hub::Impl {
     const auto trimmed = util::trim(last_event_id);
     if (!trimmed.empty()) {
       const auto from = util::parse_uint(trimmed);
-      // Known: issued by this process (above the seed), not in the future, not evicted.
-      const bool known = from && *from >= seed && *from <= last_id &&
+      // Known: issued by this process (above the seed), not in the future, not evicted. An ID
+      // the history has recorded but the hub has not delivered yet (a client that read it from
+      // /history within the batch window) is known too: the stream starts after it.
+      const std::uint64_t recorded = store.history().last_id();
+      const bool ahead = from && *from > last_id && *from <= recorded;
+      const bool known = from && *from >= seed && (*from <= last_id || ahead) &&
                          (ring.empty() || *from + 1 >= ring.front()->id);
+      if (ahead) s->skip_through(*from);
       if (!known) {
         replay_syncs.fetch_add(1);
         s->push_first(sync_frame(last_id, "unknown or expired Last-Event-ID; reload"));

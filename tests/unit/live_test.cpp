@@ -459,3 +459,19 @@ TEST_CASE("one frame bigger than the queue limit is not falling behind") {
   CHECK(r.text().find("event: sync") == std::string::npos);
   CHECK(s->counters().overflows == 0);
 }
+
+TEST_CASE("resuming from an ID /history shows but the hub has not sent yet is not a sync") {
+  live::HubOptions o;
+  o.batch_interval = 300ms;
+  Live l(o);
+  const auto entries = l.upsert({service("svc1", "alpha", 1)});
+  // Within the batch window: the history has the change, the streams have not seen it yet.
+  const auto s = l.hub.open(list_of(Kind::service), std::to_string(entries[0].id));
+  const auto first = s->take();
+  REQUIRE(first.frames.size() == 1);  // retry only: no sync, nothing to replay
+  (void)l.upsert({service("svc2", "beta", 2)});
+  const auto r = collect(s, [](const std::string& t) { return t.find("beta") != t.npos; });
+  CHECK(r.text().find("beta") != std::string::npos);
+  CHECK(r.text().find("alpha") == std::string::npos);  // already seen, through /history
+  CHECK(r.text().find("event: sync") == std::string::npos);
+}

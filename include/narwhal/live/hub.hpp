@@ -49,6 +49,10 @@ class Stream {
   [[nodiscard]] const Scope& scope() const noexcept { return scope_; }
   // Equal for streams whose scopes show the same events: the hub decides once per key.
   [[nodiscard]] const std::string& scope_key() const noexcept { return scope_key_; }
+  // Events up to this ID are not for this stream (it resumed from an ID the history had
+  // recorded but the hub had not delivered yet). Set before the hub follows the stream.
+  void skip_through(std::uint64_t id) noexcept { skip_through_ = id; }
+  [[nodiscard]] std::uint64_t skip_through() const noexcept { return skip_through_; }
 
   // Server side. `waker` is called (from any thread, without locks held) when frames arrive
   // after the queue was drained, or when the stream is closed.
@@ -84,6 +88,7 @@ class Stream {
  private:
   const Scope scope_;
   const std::string scope_key_;
+  std::uint64_t skip_through_ = 0;
   const std::size_t limit_;
   mutable std::mutex mutex_;
   std::vector<Frame> queue_;
