@@ -171,13 +171,15 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0},
-      streams_served{0};
+      streams_served{0}, streams_active{0};
   std::string links;
   std::mutex done_mutex;
   std::condition_variable done_cv;
   bool done = false;
   std::uint16_t bound_port = 0;
   std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
+  std::mutex streams_mutex;
+  std::vector<std::weak_ptr<live::Stream>> streams;  // being written, to end them on stop()
 
   Impl(ServerOptions o, const Handler& h)
       : options(std::move(o)), handler(h), ioc(static_cast<int>(std::max(1U, options.threads))) {}
@@ -207,6 +209,12 @@ struct Server::Impl {
   // goes away, a write times out or the hub closes the stream.
   template <class Stream>
   asio::awaitable<void> pump(Stream& stream, std::shared_ptr<live::Stream> events) {
+    streams_active.fetch_add(1);
+    {
+      const std::lock_guard lock(streams_mutex);
+      std::erase_if(streams, [](const std::weak_ptr<live::Stream>& w) { return w.expired(); });
+      streams.push_back(events);
+    }
     using Bell = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
     auto bell = std::make_shared<Bell>(co_await asio::this_coro::executor, 1);
     events->set_waker([bell] { (void)bell->try_send(boost::system::error_code{}); });
@@ -262,6 +270,7 @@ struct Server::Impl {
       (void)n;
     }
     streams_served.fetch_add(1, std::memory_order_relaxed);
+    streams_active.fetch_sub(1);
   }
 
   template <class Stream>
@@ -440,9 +449,18 @@ void Server::stop() {
     beast::error_code ignored;
     i.acceptor.close(ignored);
   });
-  // Bounded drain: requests in flight get up to drain_timeout to finish.
+  // Streams end now (with their last chunk); requests in flight get up to drain_timeout.
+  std::vector<std::weak_ptr<live::Stream>> streams;
+  {
+    const std::lock_guard lock(i.streams_mutex);
+    streams.swap(i.streams);
+  }
+  for (const auto& w : streams) {
+    if (auto s = w.lock()) s->close();
+  }
   const auto deadline = std::chrono::steady_clock::now() + i.options.drain_timeout;
-  while (i.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while ((i.in_flight.load() > 0 || i.streams_active.load() > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   i.ioc.stop();
