@@ -148,6 +148,8 @@ void Swarm::bring_up() {
     error = "no free TCP port on 127.0.0.1";
     return;
   }
+  // --sse-keepalive: idle event streams show a keepalive within a test's patience;
+  // --sse-max-streams: the stream cap can be reached with a few sockets (sse_test.cpp).
   const std::vector<std::string> argv{bin,
                                       "--listen",
                                       "127.0.0.1:" + std::to_string(*port),
@@ -162,13 +164,45 @@ void Swarm::bring_up() {
                                       "--event-watchdog",
                                       "10s",
                                       "--log-level",
-                                      "debug"};
+                                      "debug",
+                                      "--sse-keepalive",
+                                      "2s",
+                                      "--sse-max-streams",
+                                      "32"};
   if (auto why = narwhal.spawn(argv, base + "/narwhal.log"); !why.empty()) {
     error = "cannot start narwhal: " + why;
     return;
   }
   g_narwhal_pid = narwhal.pid();
+  narwhal_argv = argv;
+  api_port = *port;
   api = std::make_unique<HttpApi>("127.0.0.1", *port);
+}
+
+std::string Swarm::restart_narwhal(std::chrono::milliseconds ready_budget) {
+  if (narwhal_argv.empty()) return "narwhal was never started";
+  narwhal.stop();
+  g_narwhal_pid = -1;
+  // A narwhal that ignores SIGTERM is a bug to report, but the scenarios after this one still
+  // need a server.
+  std::string stop_problem;
+  if (narwhal.exit_description().find("killed after") != std::string::npos) {
+    stop_problem = "narwhal did not stop on SIGTERM: " + narwhal.exit_description();
+  }
+  std::error_code ec;
+  std::filesystem::rename(base + "/narwhal.log", base + "/narwhal.1.log", ec);
+  if (auto why = narwhal.spawn(narwhal_argv, base + "/narwhal.log"); !why.empty()) {
+    return "cannot start narwhal again: " + why;
+  }
+  g_narwhal_pid = narwhal.pid();
+  std::string last;
+  const bool ready = eventually(*this, ready_budget, last, [&] {
+    const auto r = api->get("/-/ready");
+    last = r.describe();
+    return r.status == 200;
+  });
+  if (!ready) return "restarted narwhal never answered /-/ready 200: " + last;
+  return stop_problem;
 }
 
 // On failure the base directory (and the logs in it) is deleted by dockerd.sh stop: copy the
@@ -178,7 +212,7 @@ void Swarm::keep_logs() const {
   std::error_code ec;
   const fs::path dir = fs::current_path(ec) / "real_swarm-logs";
   fs::create_directories(dir, ec);
-  for (const char* name : {"narwhal.log", "dockerd.log"})
+  for (const char* name : {"narwhal.log", "narwhal.1.log", "dockerd.log"})
     fs::copy_file(fs::path(base) / name, dir / name, fs::copy_options::overwrite_existing, ec);
   std::cerr << "real_swarm: logs kept in " << dir.string() << '\n';
 }
@@ -205,6 +239,8 @@ struct NarwhalLogOnFailure : doctest::IReporter {
     if (stats.testCaseSuccess || g_swarm == nullptr || g_swarm->base.empty()) return;
     g_swarm->any_failure = true;
     if (g_swarm->narwhal.log_path().empty()) return;
+    // After restart_narwhal() the log is a new file.
+    if (g_swarm->narwhal.log_size() < offset_) offset_ = 0;
     std::cerr << "\n===== narwhal log during the failed test (" << g_swarm->narwhal.log_path()
               << ") =====\n"
               << g_swarm->narwhal.log_text(offset_, 48 * 1024)

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
@@ -23,6 +24,8 @@ struct Swarm {
   std::unique_ptr<Dockerd> dockerd;
   ServerProcess narwhal;
   std::unique_ptr<HttpApi> api;
+  std::vector<std::string> narwhal_argv;  // how narwhal was started, for restart_narwhal()
+  std::uint16_t api_port = 0;             // narwhal's; a restart keeps it
   std::string node_id, hostname;
   // Handed from scenario to scenario.
   std::string web_id, bad_id, config_id, secret_id, network_id, again_id;
@@ -32,6 +35,10 @@ struct Swarm {
   Swarm(const Swarm&) = delete;
   Swarm& operator=(const Swarm&) = delete;
   ~Swarm();
+
+  // Stops narwhal and starts it again with the same argv (same port), its earlier log kept as
+  // narwhal.1.log; waits until /-/ready answers 200. Empty on success, else why not.
+  [[nodiscard]] std::string restart_narwhal(std::chrono::milliseconds ready_budget);
 
   static long long ms_since(Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
