@@ -147,24 +147,30 @@ std::optional<std::string> param(const std::vector<query::Param>& params, std::s
   return std::nullopt;
 }
 
+// A type named as in events ("service") or as its collection ("services").
+std::optional<Kind> kind_named(std::string_view name) {
+  for (std::size_t k = 0; k < state::kKinds; ++k) {
+    const auto kind = static_cast<Kind>(k);
+    if (name == state::kind_name(kind) || name == state::kind_collection(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+// The detail of a problem for an unknown type in parameter `param`.
+std::string unknown_type(std::string_view param, std::string_view name) {
+  return std::string(param) + ": unknown type " + quoted(name) +
+         "; the types are node, service, task, config, secret, network, volume and stack";
+}
+
 // "service,node" → a bit per kind; unknown names are an error naming the valid ones.
 std::optional<std::string> parse_types(std::string_view text, std::uint16_t& mask) {
   mask = 0;
   for (auto name : util::split(text, ',')) {
     name = util::trim(name);
     if (name.empty()) continue;
-    bool known = false;
-    for (std::size_t k = 0; k < state::kKinds; ++k) {
-      const auto kind = static_cast<Kind>(k);
-      if (name == state::kind_name(kind) || name == state::kind_collection(kind)) {
-        mask |= live::Scope::bit(kind);
-        known = true;
-      }
-    }
-    if (!known) {
-      return "types: unknown type " + quoted(name) +
-             "; the types are node, service, task, config, secret, network, volume and stack";
-    }
+    const auto kind = kind_named(name);
+    if (!kind) return unknown_type("types", name);
+    mask |= live::Scope::bit(*kind);
   }
   if (mask == 0) return std::string("types: name at least one type");
   return std::nullopt;
@@ -792,17 +798,8 @@ Reply Handler::Impl::history(const Request& rq, Representation rep, std::string_
   }
   std::string filters_qs;  // type and resourceId, kept in the paging links
   if (const auto v = param(*params, "type")) {
-    std::optional<Kind> kind;
-    for (std::size_t k = 0; k < state::kKinds; ++k) {
-      if (*v == state::kind_name(static_cast<Kind>(k))) kind = static_cast<Kind>(k);
-    }
-    if (!kind) {
-      return problem("API006",
-                     "type: unknown type " + quoted(*v) +
-                         "; the types are node, service, task, config, secret, network, volume "
-                         "and stack",
-                     path, rq.request_id);
-    }
+    const auto kind = kind_named(*v);
+    if (!kind) return problem("API006", unknown_type("type", *v), path, rq.request_id);
     q.kind = kind;
     filters_qs += "type=" + util::percent_encode(*v) + "&";
   }
