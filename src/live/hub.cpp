@@ -60,12 +60,17 @@ void Stream::set_waker(std::function<void()> waker) {
 
 Stream::Taken Stream::take() {
   Taken t;
+  t.closed = take_into(t.frames);
+  return t;
+}
+
+bool Stream::take_into(std::vector<Frame>& out) {
+  out.clear();
   const std::lock_guard lock(mutex_);
-  t.frames.swap(queue_);
-  t.closed = closed_;
+  out.swap(queue_);
   bytes_ = 0;
   sync_pending_ = false;
-  return t;
+  return closed_;
 }
 
 void Stream::close() {
@@ -198,6 +203,8 @@ struct Hub::Impl {
   std::uint64_t last_id;      // the newest delivered event (the seed before any)
   Frame cluster_frame;        // the current summary's frame; null = render on demand
   std::string cluster_body;
+  state::SnapshotPtr cluster_of;  // the snapshot and readiness cluster_body was rendered from
+  bool cluster_ready_of = false;
 
   // The hub's thread only.
   state::SnapshotPtr previous = std::make_shared<const state::Snapshot>();
@@ -205,6 +212,7 @@ struct Hub::Impl {
   bool cluster_dirty = false;
   bool last_ready = false;
   std::optional<Clock::time_point> deadline;
+  Clock::time_point last_flush{};
 
   std::atomic<std::uint64_t> opened{0}, rejected{0}, events{0}, frames_out{0}, overflows{0},
       dropped{0}, replays{0}, replay_syncs{0};
@@ -218,8 +226,14 @@ struct Hub::Impl {
 
   bool ready() const { return !o.ready || o.ready(); }
 
-  std::string cluster_json() const {
-    return render::render_cluster(*store.snapshot(), o.site, ready());
+  // Records a freshly rendered summary; true when it differs from the last one. With `mutex`.
+  bool take_cluster(std::string body, state::SnapshotPtr of, bool was_ready) {
+    cluster_of = std::move(of);
+    cluster_ready_of = was_ready;
+    if (cluster_frame && body == cluster_body) return false;
+    cluster_body = std::move(body);
+    cluster_frame = cluster_frame_of(last_id, cluster_body);
+    return true;
   }
 
   static Frame cluster_frame_of(std::uint64_t id, const std::string& body) {
@@ -238,12 +252,29 @@ struct Hub::Impl {
       items.swap(inbox);
       bool flush_now = std::exchange(flush_requested, false);
       lock.unlock();
-      for (auto& item : items) absorb(item);
+      std::int64_t observed = 0;  // the earliest change heard of in this wake-up
+      for (auto& item : items) {
+        for (const auto& e : item.entries) {
+          if (e.observed > 0 && (observed == 0 || e.observed < observed)) observed = e.observed;
+        }
+        absorb(item);
+      }
       const auto now = Clock::now();
-      if ((!pending.empty() || cluster_dirty) && !deadline) deadline = now + o.batch_interval;
+      if ((!pending.empty() || cluster_dirty) && !deadline) {
+        // The window counts from when narwhal heard of the change, so the watcher's
+        // coalescing and re-reads are spent inside it rather than added to it; and flushes are
+        // at least a window apart, so a stream gets at most one frame per window.
+        const auto age =
+            std::chrono::microseconds(observed > 0 ? util::now_micros() - observed : 0);
+        deadline = std::max(
+            now + o.batch_interval -
+                std::clamp<Clock::duration>(age, Clock::duration::zero(), o.batch_interval),
+            last_flush + o.batch_interval / 2);
+      }
       if (deadline && (flush_now || now >= *deadline)) {
         flush();
         deadline.reset();
+        last_flush = Clock::now();
       }
       if (now >= next_tick) {
         tick();
@@ -273,8 +304,6 @@ struct Hub::Impl {
     std::vector<StreamPtr> targets;
     Frame cluster;
     std::uint64_t id = 0;
-    std::string body;
-    if (cluster_dirty) body = cluster_json();
     {
       const std::lock_guard lock(mutex);
       for (const auto& e : pending) {
@@ -283,14 +312,25 @@ struct Hub::Impl {
       }
       if (!pending.empty()) last_id = pending.back()->id;
       id = last_id;
-      if (cluster_dirty && body != cluster_body) {
-        cluster_body = body;
-        cluster_frame = cluster_frame_of(last_id, cluster_body);
-        cluster = cluster_frame;
-      }
       targets = live_streams();
     }
-    cluster_dirty = false;
+    if (std::exchange(cluster_dirty, false)) {
+      // The summary is rendered for /cluster streams only; with none open it is dropped, and
+      // the next one to open renders it.
+      const bool watched = std::any_of(targets.begin(), targets.end(), [](const StreamPtr& s) {
+        return s->scope().shape == Scope::Shape::cluster;
+      });
+      const auto snap = watched ? store.snapshot() : nullptr;
+      const bool is_ready = ready();
+      std::string body = watched ? render::render_cluster(*snap, o.site, is_ready) : "";
+      const std::lock_guard lock(mutex);
+      if (!watched) {
+        cluster_frame = nullptr;
+        cluster_of = nullptr;
+      } else if (take_cluster(std::move(body), snap, is_ready)) {
+        cluster = cluster_frame;
+      }
+    }
     if (pending.empty() && !cluster) return;
     deliver(targets, cluster, id);
     pending.clear();
@@ -398,13 +438,19 @@ struct Hub::Impl {
     const bool is_cluster = scope.shape == Scope::Shape::cluster;
     auto s = std::make_shared<Stream>(std::move(scope), o.queue_bytes, open_count);
     s->push_first(retry_frame);
-    const std::string body = is_cluster ? cluster_json() : std::string();
     const auto snap = store.snapshot();
-    const std::lock_guard lock(mutex);
-    if (is_cluster && (!cluster_frame || body != cluster_body)) {
-      cluster_body = body;
-      cluster_frame = cluster_frame_of(last_id, cluster_body);
+    std::optional<std::string> body;  // a summary rendered for this stream, when needed
+    const bool is_ready = is_cluster && ready();
+    if (is_cluster) {
+      bool fresh = false;
+      {
+        const std::lock_guard lock(mutex);
+        fresh = cluster_frame && cluster_of == snap && cluster_ready_of == is_ready;
+      }
+      if (!fresh) body = render::render_cluster(*snap, o.site, is_ready);
     }
+    const std::lock_guard lock(mutex);
+    if (body) take_cluster(std::move(*body), snap, is_ready);
     const auto trimmed = util::trim(last_event_id);
     if (!trimmed.empty()) {
       const auto from = util::parse_uint(trimmed);

@@ -276,7 +276,10 @@ Store::Store(std::size_t history_size)
 
 std::vector<HistoryEntry> Store::apply(const Change& change) {
   const SnapshotPtr before = current_.load();
-  Applied applied = state::apply(before, change, util::now_micros());
+  const std::int64_t now = util::now_micros();
+  Applied applied = state::apply(before, change, now);
+  const std::int64_t observed = change.observed > 0 ? std::min(change.observed, now) : now;
+  for (auto& e : applied.entries) e.observed = observed;
   if (applied.snapshot != before) publish(std::move(applied.snapshot), applied.entries);
   return std::move(applied.entries);
 }

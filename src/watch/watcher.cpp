@@ -128,8 +128,9 @@ struct Watcher::Impl {
     return Outcome::ok;
   }
 
-  Outcome execute(engine::Client& client, const Plan& plan) {
+  Outcome execute(engine::Client& client, const Plan& plan, std::int64_t observed) {
     state::Change change;
+    change.observed = observed;
     for (const auto& [kind, id] : plan.reread) {
       auto body = client.get(read_path(kind, id));
       if (!body) {
@@ -300,6 +301,7 @@ struct Watcher::Impl {
     auto next_poll = Clock::now() + options.task_poll_interval;
     auto next_resync = Clock::now() + options.resync_interval;
     std::optional<Clock::time_point> flush_at;
+    std::int64_t observed = 0;  // when the plan's first event arrived
     std::deque<engine::Event> events;
     std::optional<std::string> closed;
     while (!stopping) {
@@ -307,7 +309,10 @@ struct Watcher::Impl {
       if (flush_at) deadline = std::min(deadline, *flush_at);
       q.wait_and_take(deadline, events, closed);
       for (const auto& ev : events) {
-        if (add_to_plan(ev, plan) && !flush_at) flush_at = Clock::now() + options.coalesce_window;
+        if (add_to_plan(ev, plan) && !flush_at) {
+          flush_at = Clock::now() + options.coalesce_window;
+          observed = util::now_micros();
+        }
       }
       events.clear();
       if (stopping) return;
@@ -318,7 +323,7 @@ struct Watcher::Impl {
       const auto now = Clock::now();
       Outcome outcome = Outcome::ok;
       if (flush_at && now >= *flush_at) {
-        outcome = execute(client, plan);
+        outcome = execute(client, plan, observed);
         plan.clear();
         flush_at.reset();
       }

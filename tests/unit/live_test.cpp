@@ -9,6 +9,7 @@
 
 #include "../support/samples.hpp"
 #include "narwhal/live/hub.hpp"
+#include "narwhal/util/time.hpp"
 
 using namespace narwhal;
 using namespace std::chrono_literals;
@@ -429,6 +430,58 @@ TEST_CASE("idle streams get keepalive comments; the cluster stream starts with t
   d.Parse(data.data(), data.size());
   REQUIRE_FALSE(d.HasParseError());
   CHECK(std::string(d["@type"].GetString()) == "Cluster");
+}
+
+TEST_CASE("the batch window counts from when narwhal heard of the change") {
+  // The watcher's coalescing and re-reads happen inside the window, not before it: a change
+  // heard of 1.9 s ago goes out about 0.1 s after it reaches a hub with a 2 s window.
+  live::HubOptions o;
+  o.batch_interval = 2s;
+  Live l(o);
+  const auto s = l.hub.open(list_of(Kind::service), "");
+  (void)s->take();
+  state::Change c;
+  c.upserts = {service("svc1", "alpha", 1)};
+  c.observed = util::now_micros() - 1'900'000;
+  const auto recorded = l.store.apply(c);
+  REQUIRE(recorded.size() == 1);
+  CHECK(recorded[0].observed == c.observed);
+  CHECK(recorded[0].time > recorded[0].observed);
+  const auto r = collect(
+      s, [](const std::string& t) { return t.find("alpha") != t.npos; }, 1500ms);
+  CHECK(r.text().find("alpha") != std::string::npos);
+
+  // A change heard of just now waits for the whole window.
+  (void)l.upsert({service("svc2", "beta", 1)});
+  const auto early = collect(
+      s, [](const std::string& t) { return t.find("beta") != t.npos; }, 1000ms);
+  CHECK(early.text().find("beta") == std::string::npos);
+  const auto late = collect(s, [](const std::string& t) { return t.find("beta") != t.npos; });
+  CHECK(late.text().find("beta") != std::string::npos);
+}
+
+TEST_CASE("with no /cluster stream open the summary waits for the next one to open") {
+  Live l;
+  for (int i = 0; i < 3; ++i) {
+    (void)l.upsert({service("svc" + std::to_string(i), "s" + std::to_string(i), 1)});
+  }
+  l.hub.flush_now();
+  Scope cluster;
+  cluster.shape = Scope::Shape::cluster;
+  // Opened after the changes, the stream starts with a summary that counts them.
+  const auto c = l.hub.open(cluster, "");
+  const auto first = c->take();
+  REQUIRE(first.frames.size() == 2);
+  const std::string data = data_of(*first.frames[1], "cluster");
+  rapidjson::Document d;
+  d.Parse(data.data(), data.size());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["counts"]["services"].GetInt() == l.store.snapshot()->table(Kind::service).items.size());
+  // A second stream on an unchanged cluster shares the same summary frame.
+  const auto c2 = l.hub.open(cluster, "");
+  const auto second = c2->take();
+  REQUIRE(second.frames.size() == 2);
+  CHECK(second.frames[1].get() == first.frames[1].get());
 }
 
 TEST_CASE("stopping the hub closes every stream") {

@@ -62,6 +62,9 @@ class Stream {
     bool closed = false;
   };
   [[nodiscard]] Taken take();
+  // The same into `out` (cleared first), whose storage the queue reuses: a server that keeps
+  // one vector per stream allocates nothing per wake-up. Returns whether the stream is closed.
+  bool take_into(std::vector<Frame>& out);
   // The client is gone or the server stops; the hub forgets the stream.
   void close();
   [[nodiscard]] bool closed() const;

@@ -28,6 +28,9 @@ struct HistoryEntry {
   // The object as the change left it (as it was, for a removal); null for stacks. Lets streams
   // and feeds place the change (a task's service and node, a member's stack) and filter on it.
   ObjectPtr object;
+  // When narwhal first heard of the change (µs, ≤ time): the live hub's batch window counts
+  // from here, so the watcher's coalescing is part of the window rather than added to it.
+  std::int64_t observed = 0;
 };
 
 // What /history asks for: newest first, at most `limit`, IDs below `before`, optionally one kind

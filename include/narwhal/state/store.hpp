@@ -29,6 +29,9 @@ struct Change {
   std::vector<Scoped> scoped_tasks;
   std::optional<std::string> info;   // raw /info
   std::optional<std::string> swarm;  // raw /swarm
+  // When narwhal first heard of this change (µs since the epoch): the arrival of the earliest
+  // engine event behind it. 0 = now (syncs and polls).
+  std::int64_t observed = 0;
 
   [[nodiscard]] bool empty() const noexcept;
 };
