@@ -24,7 +24,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <span>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "narwhal/live/hub.hpp"
@@ -180,6 +182,7 @@ struct Server::Impl {
   std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
   std::mutex streams_mutex;
   std::vector<std::weak_ptr<live::Stream>> streams;  // being written, to end them on stop()
+  std::size_t streams_pruned_to = 0;                 // its size after the last prune
 
   Impl(ServerOptions o, const Handler& h)
       : options(std::move(o)), handler(h), ioc(static_cast<int>(std::max(1U, options.threads))) {}
@@ -212,51 +215,93 @@ struct Server::Impl {
     streams_active.fetch_add(1);
     {
       const std::lock_guard lock(streams_mutex);
-      std::erase_if(streams, [](const std::weak_ptr<live::Stream>& w) { return w.expired(); });
+      // Pruned when the list has doubled since the last pass: linear in total, not per stream.
+      if (streams.size() >= 2 * std::max<std::size_t>(streams_pruned_to, 32)) {
+        std::erase_if(streams, [](const std::weak_ptr<live::Stream>& w) { return w.expired(); });
+        streams_pruned_to = streams.size();
+      }
       streams.push_back(events);
     }
     using Bell = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
     auto bell = std::make_shared<Bell>(co_await asio::this_coro::executor, 1);
     events->set_waker([bell] { (void)bell->try_send(boost::system::error_code{}); });
-    // A client never sends anything on a stream: readability means it closed (or misbehaves).
+    // A client never sends anything on a stream: a byte, an end of file or an error means it
+    // has left (or misbehaves). A one-byte read rather than a readiness wait: epoll sometimes
+    // reports a socket readable with nothing to read, and the read simply waits on.
     auto& socket = beast::get_lowest_layer(stream).socket();
     auto gone = std::make_shared<bool>(false);  // set on this connection's executor only
-    socket.async_wait(tcp::socket::wait_read, [events, gone](boost::system::error_code ec) {
-      if (ec == asio::error::operation_aborted) return;
-      *gone = true;
-      events->close();
-    });
+    auto sink = std::make_shared<char>();
+    socket.async_read_some(asio::buffer(sink.get(), 1),
+                           [events, gone, sink](boost::system::error_code ec, std::size_t) {
+                             if (ec == asio::error::operation_aborted) return;
+                             *gone = true;
+                             events->close();
+                           });
     bool failed = false;
+    bool timed = false;  // a write timeout is armed
+    std::vector<live::Frame> frames;
     std::vector<asio::const_buffer> buffers;
     std::array<char, 20> size_line{};
     static constexpr std::string_view kCrlf = "\r\n";
+    // A plain socket is first written without blocking: when the kernel takes the whole chunk,
+    // as it does for a client keeping up, no asynchronous operation or timer is needed.
+    constexpr bool kPlain = std::is_same_v<Stream, beast::tcp_stream>;
+    if constexpr (kPlain) {
+      boost::system::error_code ignored;
+      socket.non_blocking(true, ignored);
+    }
     for (;;) {
-      auto taken = events->take();
-      if (taken.closed) break;
-      if (taken.frames.empty()) {
-        beast::get_lowest_layer(stream).expires_never();
+      if (events->take_into(frames)) break;
+      if (frames.empty()) {
+        if (timed) beast::get_lowest_layer(stream).expires_never();
+        timed = false;
         auto [ec] = co_await bell->async_receive(kTuple);
         if (ec) break;
         continue;
       }
       std::size_t size = 0;
-      for (const auto& f : taken.frames) size += f->size();
+      for (const auto& f : frames) size += f->size();
       auto [end, err] = std::to_chars(size_line.data(), size_line.data() + 16, size, 16);
       (void)err;
       *end++ = '\r';
       *end++ = '\n';
       buffers.clear();
       buffers.emplace_back(size_line.data(), static_cast<std::size_t>(end - size_line.data()));
-      for (const auto& f : taken.frames) buffers.emplace_back(asio::buffer(*f));
+      for (const auto& f : frames) buffers.emplace_back(asio::buffer(*f));
       buffers.emplace_back(asio::buffer(kCrlf));
+      std::size_t left = asio::buffer_size(buffers);
+      auto first = buffers.begin();
+      if constexpr (kPlain) {
+        boost::system::error_code ec;
+        const std::size_t n = socket.write_some(buffers, ec);
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+          failed = true;
+          break;
+        }
+        // Skip what the kernel took; the rest goes the asynchronous way.
+        left -= n;
+        for (std::size_t skip = n; skip > 0;) {
+          if (skip >= first->size()) {
+            skip -= first->size();
+            ++first;
+          } else {
+            *first += skip;
+            skip = 0;
+          }
+        }
+      }
+      if (left == 0) continue;
       beast::get_lowest_layer(stream).expires_after(options.stream_write_timeout);
-      auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
+      timed = true;
+      auto [ec, n] = co_await asio::async_write(
+          stream, std::span<const asio::const_buffer>(&*first, buffers.end() - first), kTuple);
       (void)n;
       if (ec) {
         failed = true;
         break;
       }
     }
+    frames.clear();
     events->close();
     boost::system::error_code ignored;
     socket.cancel(ignored);

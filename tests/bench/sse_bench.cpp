@@ -43,6 +43,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -574,6 +575,13 @@ struct Counters {
   std::atomic<std::uint64_t> syncs{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> bad_json{0};
+  std::mutex close_mutex;  // why the server ended streams, for the report
+  std::map<std::string, std::size_t> close_reasons;
+  void closed_because(std::string reason) {
+    closed_by_server.fetch_add(1);
+    const std::lock_guard lock(close_mutex);
+    ++close_reasons[std::move(reason)];
+  }
 };
 
 struct Stream {
@@ -740,7 +748,9 @@ class Fleet {
         const std::size_t n = s.socket.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) break;
         if (ec || !consume(s, std::string_view(buffer.data(), n), wall_nanos())) {
-          if (phase_.load() != Phase::kStopping) counters_.closed_by_server.fetch_add(1);
+          if (phase_.load() != Phase::kStopping) {
+            counters_.closed_because(ec ? ec.message() : "the response ended");
+          }
           s.open = false;
           co_return;
         }
@@ -1021,6 +1031,9 @@ void print_summary(const Flags& flags, const Counters& c, const Figures& f,
       "           %zu still open at the end, %zu closed by the server, %zu framing "
       "errors; %zu sent retry:\n",
       open, c.closed_by_server.load(), c.framing_errors.load(), retry);
+  for (const auto& [reason, n] : c.close_reasons) {
+    std::printf("           closed by the server: %zu x %s\n", n, reason.c_str());
+  }
   const std::size_t connected = std::max<std::size_t>(1, c.connected.load());
   const std::int64_t grown = f.with_streams.rss_kib - f.idle.rss_kib;
   std::printf(
