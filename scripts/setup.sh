@@ -46,11 +46,15 @@ fi
 
 pkgs=(meson ninja-build pkg-config g++ cmake "$boost_pkg" rapidjson-dev libpugixml-dev
       libcpp-httplib-dev prometheus-cpp-dev doctest-dev libssl-dev zlib1g-dev libxxhash-dev
-      libre2-dev libtomlplusplus-dev libcli11-dev curl)
+      libre2-dev libtomlplusplus-dev libcli11-dev curl libzstd-dev libbrotli-dev libyaml-cpp-dev)
 if [ "$want_test" -eq 1 ]; then
   # A real dockerd in swarm mode for the integration tests, and a static busybox for its image.
   # clang 14 and libFuzzer for the fuzz targets (tests/fuzz/run.sh).
   pkgs+=(docker.io busybox-static iproute2 util-linux procps openssl clang-14 libfuzzer-14-dev)
+  # Third-party clients that must accept narwhal's representations: a feed reader, a JSON-LD
+  # processor (both for Debian's python3) and an OpenAPI linter (npm, tests/tools).
+  pkgs+=(python3-feedparser python3-pyld)
+  command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 if [ "$want_bench" -eq 1 ]; then
   pkgs+=(wrk nginx-light util-linux)

@@ -1,11 +1,13 @@
 // libFuzzer target for everything narwhal parses out of an HTTP request: the first byte picks the
-// parser (Accept, Range, If-None-Match, query strings, dates, or the whole handler), the rest is
-// its input. Beyond "no crash, no sanitizer report", each branch checks the parser's contract.
+// parser (Accept, Range, If-None-Match, query strings, dates, the whole handler, or
+// Accept-Encoding), the rest is its input. Beyond "no crash, no sanitizer report", each branch
+// checks the parser's contract.
 #include <rapidjson/document.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "narwhal/http/negotiate.hpp"
 #include "narwhal/http/range.hpp"
 #include "narwhal/query/list_query.hpp"
+#include "narwhal/util/encoding.hpp"
 #include "narwhal/util/text.hpp"
 #include "narwhal/util/time.hpp"
 #include "swarm_fixture.hpp"
@@ -35,7 +38,8 @@ enum Parser : std::uint8_t {
   kHttpDate = 4,
   kRfc3339 = 5,
   kHandler = 6,
-  kParsers = 7,
+  kAcceptEncoding = 7,
+  kParsers = 8,
 };
 
 constexpr std::array<Representation, 7> kAllRepresentations{
@@ -150,6 +154,44 @@ void fuzz_rfc3339(std::string_view in) {
   check(*back == floored, "RFC 3339 time does not round-trip to the millisecond", text);
 }
 
+// Server orders to choose from: narwhal's, another with identity among the codings, and none.
+constexpr std::array<util::Coding, 3> kServerOrder{util::Coding::zstd, util::Coding::br,
+                                                   util::Coding::gzip};
+constexpr std::array<util::Coding, 4> kReversedWithIdentity{
+    util::Coding::gzip, util::Coding::identity, util::Coding::br, util::Coding::zstd};
+constexpr std::array<util::Coding, 4> kAllCodings{util::Coding::identity, util::Coding::gzip,
+                                                  util::Coding::zstd, util::Coding::br};
+
+bool among(std::span<const util::Coding> offers, util::Coding c) {
+  for (const auto o : offers) {
+    if (o == c) return true;
+  }
+  return false;
+}
+
+void fuzz_accept_encoding(std::string_view in) {
+  using util::Coding;
+  const std::span<const Coding> orders[] = {kServerOrder, kReversedWithIdentity, {}};
+  for (const auto offers : orders) {
+    const auto best = util::choose_coding(in, offers);
+    // Letter case carries no meaning in codings or in "q".
+    check(util::choose_coding(util::to_lower(in), offers) == best, "choice depends on case", in);
+    if (!best) {
+      // Nothing acceptable among these offers: nothing acceptable alone either.
+      for (const auto c : kAllCodings) {
+        if (!among(offers, c) && c != Coding::identity) continue;
+        check(!util::choose_coding(in, std::span<const Coding>(&c, 1)).has_value(),
+              "acceptable alone, not among others", in);
+      }
+      continue;
+    }
+    check(*best == Coding::identity || among(offers, *best), "chose a coding not offered", in);
+    // What wins among many is acceptable on its own.
+    check(util::choose_coding(in, std::span<const Coding>(&*best, 1)) == best,
+          "the chosen coding is not chosen alone", in);
+  }
+}
+
 // One handler over the fixed swarm for the whole run: its rendered-response cache is part of what
 // is being fuzzed, and is bounded by `cache_entries`.
 const http::Handler& handler() {
@@ -248,6 +290,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case kHttpDate: fuzz_http_date(in); break;
     case kRfc3339: fuzz_rfc3339(in); break;
     case kHandler: fuzz_handler(selector, in); break;
+    case kAcceptEncoding: fuzz_accept_encoding(in); break;
     case kParsers: break;
   }
   return 0;

@@ -12,6 +12,23 @@ TEST_CASE("JSON strings are escaped, control characters included") {
   CHECK(out == R"("a\"b\\c\n\u0001")");
 }
 
+TEST_CASE("JSON strings keep UTF-8 and replace bytes that are not UTF-8") {
+  auto json = [](std::string_view s) {
+    std::string out;
+    append_json_string(out, s);
+    return out;
+  };
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(json("caf\xC3\xA9 \xE2\x86\x92 \xF0\x9F\x90\xB3") ==
+        "\"caf\xC3\xA9 \xE2\x86\x92 \xF0\x9F\x90\xB3\"");
+  CHECK(json("a\xFF"
+             "b") == "\"a" + fffd + "b\"");                                    // never UTF-8
+  CHECK(json("\xC3") == "\"" + fffd + "\"");                                   // cut short
+  CHECK(json("\xC0\xAF") == "\"" + fffd + fffd + "\"");                        // overlong '/'
+  CHECK(json("\xED\xA0\x80") == "\"" + fffd + fffd + fffd + "\"");             // a surrogate
+  CHECK(json("\xF4\x90\x80\x80") == "\"" + fffd + fffd + fffd + fffd + "\"");  // > U+10FFFF
+}
+
 TEST_CASE("percent-decoding rejects malformed escapes") {
   CHECK(percent_decode("a%20b+c", true).value() == "a b c");
   CHECK(percent_decode("a+b", false).value() == "a+b");
