@@ -35,6 +35,8 @@ const std::vector<ErrorCode>& error_registry() {
       {"API010", 416, "Range not satisfiable",
        "The Range header asks for items past the end of the list.",
        "Read Content-Range for the number of items, or drop the Range header."},
+      {"API011", 404, "Unknown error code", "The error registry has no code of that name.",
+       "See /api/errors for every code narwhal answers with."},
       {"ENG001", 503, "Engine not ready",
        "narwhal has not completed a full sync with the Docker engine, or lost it longer than "
        "the grace period ago.",
@@ -46,6 +48,9 @@ const std::vector<ErrorCode>& error_registry() {
        "The filter expression does not compile: a syntax error, an unknown field, a type "
        "mismatch, a bad regular expression, or nesting or a list over the limits.",
        "Fix the expression at the column the detail names; /api lists the fields of each type."},
+      {"SEA001", 400, "Search text missing",
+       "/search needs the text to look for in its q parameter.",
+       "Add ?q= with part of a name, e.g. /search?q=web."},
       {"SEA002", 400, "Search text too long", "The search text is over the configured limit.",
        "Shorten the search text."},
       {"SSE001", 429, "Too many streams",
