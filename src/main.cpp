@@ -71,6 +71,9 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
                     d(srv.header_limit_hits)));
   out.push_back(one("narwhal_http_timeouts_total", "Connections closed by a read timeout.",
                     Type::counter, d(srv.timeouts)));
+  out.push_back(one("narwhal_internal_errors_total",
+                    "Requests that failed inside narwhal (answered 500 API008).", Type::counter,
+                    d(srv.internal_errors)));
   const auto cache = handler.cache_stats();
   out.push_back(one("narwhal_cache_hits_total", "Responses served from the rendered cache.",
                     Type::counter, d(cache.hits)));

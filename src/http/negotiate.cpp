@@ -15,6 +15,7 @@ std::string_view media_type(Representation r) noexcept {
     case Representation::html: return "text/html";
     case Representation::event_stream: return "text/event-stream";
     case Representation::atom: return "application/atom+xml";
+    case Representation::yaml: return "application/yaml";
   }
   return "application/json";
 }

@@ -129,7 +129,16 @@ void serialize_head(std::string& out, const Reply& r, std::string_view request_i
     out += "\r\nCache-Control: ";
     out += r.cache_control;
   }
-  if (r.vary_accept) out += "\r\nVary: Accept";
+  if (r.vary_accept || r.vary_encoding) {
+    out += "\r\nVary: ";
+    out += r.vary_accept && r.vary_encoding ? "Accept, Accept-Encoding"
+           : r.vary_accept                  ? "Accept"
+                                            : "Accept-Encoding";
+  }
+  if (!r.content_encoding.empty()) {
+    out += "\r\nContent-Encoding: ";
+    out += r.content_encoding;
+  }
   if (!r.content_location.empty()) {
     out += "\r\nContent-Location: ";
     out += r.content_location;
@@ -174,6 +183,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0},
       streams_served{0}, streams_active{0};
+  mutable std::atomic<std::uint64_t> internal_errors{0};
   std::string links;
   std::mutex done_mutex;
   std::condition_variable done_cv;
@@ -205,6 +215,19 @@ struct Server::Impl {
       } else {
         asio::co_spawn(ex_of, plain_session(beast::tcp_stream(std::move(socket))), asio::detached);
       }
+    }
+  }
+
+  // The handler's answer; a failure inside it (a bug, or memory running out) is a 500 problem
+  // for this request, logged, never the end of the connection's coroutine or the process.
+  Reply answer(const Request& rq) const {
+    try {
+      return handler.handle(rq);
+    } catch (const std::exception& e) {
+      util::log::error("request failed", {{"requestId", rq.request_id}, {"error", e.what()}});
+      internal_errors.fetch_add(1, std::memory_order_relaxed);
+      return handler.problem("API008", "narwhal failed on this request; it has been logged",
+                             rq.target.substr(0, rq.target.find('?')), rq.request_id);
     }
   }
 
@@ -402,6 +425,7 @@ struct Server::Impl {
         return it == req.end() ? std::string_view{} : std::string_view(it->value());
       };
       rq.accept = field(bhttp::field::accept);
+      rq.accept_encoding = field(bhttp::field::accept_encoding);
       rq.if_none_match = field(bhttp::field::if_none_match);
       rq.if_modified_since = field(bhttp::field::if_modified_since);
       rq.range = field(bhttp::field::range);
@@ -411,7 +435,7 @@ struct Server::Impl {
       const auto given_id = req["Request-Id"];
       rq.request_id = acceptable_request_id(given_id) ? std::string(given_id) : new_request_id();
       const bool keep_alive = req.keep_alive() && !stopping.load();
-      const Reply reply = handler.handle(rq);
+      const Reply reply = answer(rq);
       beast::error_code wec;
       co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);
       in_flight.fetch_sub(1);
@@ -526,7 +550,7 @@ void Server::wait() {
 
 Server::Stats Server::stats() const noexcept {
   return {impl_->open.load(), impl_->requests.load(), impl_->header_limit_hits.load(),
-          impl_->timeouts.load()};
+          impl_->timeouts.load(), impl_->internal_errors.load()};
 }
 
 }  // namespace narwhal::http

@@ -47,6 +47,7 @@ std::vector<HistoryEntry> History::query(const HistoryQuery& q) const {
     if (it->id >= q.before) continue;
     if (q.kind && it->kind != *q.kind) continue;
     if (!q.resource_id.empty() && it->object_id != q.resource_id) continue;
+    if (q.match && !q.match(*it)) continue;
     out.push_back(*it);
   }
   return out;

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # How close does narwhal come to nginx serving the same bytes? Both servers get one core (the
 # same one, in turn), wrk gets another, and each serves GET /services?limit=50: once as a full
-# 200 and once as a 304 to a matching If-None-Match. nginx is the ceiling for "copy a cached body
-# to a socket", so the ratios say how much narwhal's request path costs beyond that.
+# 200, once as a 304 to a matching If-None-Match, and once as a 200 to Accept-Encoding: gzip.
+# nginx is the ceiling for "copy a cached body to a socket", so the ratios say how much narwhal's
+# request path costs beyond that. For gzip, nginx serves narwhal's own gzip bytes with gzip_static
+# (a file compressed ahead of time), which is what narwhal's cache of compressed responses should
+# come close to: neither server compresses per request.
 #
 # Usage: tests/bench/http_vs_nginx.sh [path/to/narwhal]     (default build/src/narwhal)
 #
 # Environment:
-#   BENCH_DURATION=10s       wrk run time for each of the four runs
+#   BENCH_DURATION=10s       wrk run time for each of the six runs
 #   BENCH_CONNECTIONS=32     wrk connections
 #   BENCH_SERVER_CPU=0       core both servers are pinned to
 #   BENCH_CLIENT_CPU=1       core wrk is pinned to
 #   BENCH_NARWHAL_PORT=19080, BENCH_NGINX_PORT=19081
 #   NGINX=/usr/sbin/nginx
 #   BENCH_BODY=file          skip narwhal; serve this file with nginx alone (checks the harness
-#                            without a narwhal build)
+#                            without a narwhal build; its gzip form is made by gzip -9 -n)
 #
 # Not part of any test suite: run it on a quiet machine, and read the numbers as ratios.
 set -euo pipefail
@@ -125,7 +128,7 @@ ratio() {
     BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f\n", a / b }'
 }
 
-for tool in taskset wrk curl awk; do
+for tool in taskset wrk curl awk gzip cmp; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [[ -x $nginx_bin ]] || die "nginx not found at $nginx_bin (set NGINX=...)"
@@ -143,6 +146,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/narwhal-bench.XXXXXX")
 # nginx's worker runs as another user (nobody) when started as root: it must be able to read.
 chmod go+rx "$tmp"
 body=$tmp/services.json
+# gzip_static serves the file nginx would serve plus ".gz", when the client accepts gzip.
+body_gz=$body.gz
 
 narwhal_url="http://127.0.0.1:$narwhal_port$uri?limit=50"
 narwhal_etag=
@@ -160,6 +165,37 @@ else
   cp -- "$body_only" "$body"
 fi
 chmod go+r "$body"
+
+# The gzip body: narwhal's own bytes when it compresses, so that both servers send the same
+# response; gzip(1)'s otherwise, so that nginx's side of the harness still runs.
+narwhal_gzip=
+if [[ -z $body_only ]]; then
+  # No --compressed: curl then keeps the bytes as sent and adds no Accept-Encoding of its own.
+  curl -sf -H 'Accept-Encoding: gzip' -D "$tmp/narwhal-gzip.headers" -o "$body_gz" \
+    "$narwhal_url" || die "GET $narwhal_url with Accept-Encoding: gzip failed"
+  coding=$(header_value "$tmp/narwhal-gzip.headers" Content-Encoding)
+  if [[ ${coding,,} == gzip ]]; then
+    gzip -dc -- "$body_gz" | cmp -s - "$body" ||
+      die "narwhal's gzip body does not decompress to its uncompressed body"
+    narwhal_gzip=yes
+    # SPEC §6: a compressed response carries the weak form of the uncompressed body's tag.
+    gzip_etag=$(header_value "$tmp/narwhal-gzip.headers" ETag)
+    if [[ -n $narwhal_etag && $gzip_etag != "W/$narwhal_etag" ]]; then
+      warn "narwhal's gzip ETag is '$gzip_etag', not W/$narwhal_etag"
+    fi
+  else
+    warn "narwhal answered Accept-Encoding: gzip with Content-Encoding '${coding}'; skipping its" \
+      "gzip run"
+  fi
+fi
+if [[ -z $narwhal_gzip ]]; then gzip -9 -n -c -- "$body" >"$body_gz"; fi
+chmod go+r "$body_gz"
+gzip_static=
+if "$nginx_bin" -V 2>&1 | grep -q -- "--with-http_gzip_static_module"; then
+  gzip_static="gzip_static on;"
+else
+  warn "$nginx_bin is built without gzip_static; skipping the gzip runs"
+fi
 
 # nginx's compiled-in temp paths are under /var/lib/nginx; keep every one of them in $tmp so that
 # the benchmark needs no root and leaves nothing behind. Only modules built in take a directive.
@@ -188,6 +224,7 @@ http {
         location = $uri {
             default_type application/json;
             alias $body;
+            $gzip_static
         }
     }
 }
@@ -203,11 +240,22 @@ cmp -s "$body" "$tmp/nginx.body" || die "nginx does not serve the bytes narwhal 
 nginx_etag=$(header_value "$tmp/nginx.headers" ETag)
 [[ -n $nginx_etag ]] || die "nginx sent no ETag"
 
+if [[ -n $gzip_static ]]; then
+  curl -sf -H 'Accept-Encoding: gzip' -D "$tmp/nginx-gzip.headers" -o "$tmp/nginx.body.gz" \
+    "$nginx_url" || die "GET $nginx_url with Accept-Encoding: gzip failed"
+  coding=$(header_value "$tmp/nginx-gzip.headers" Content-Encoding)
+  [[ ${coding,,} == gzip ]] || die "nginx answered Accept-Encoding: gzip without gzip_static"
+  cmp -s "$body_gz" "$tmp/nginx.body.gz" || die "nginx does not serve the gzip bytes it was given"
+fi
+
 if [[ -n $narwhal_etag ]]; then check_304 narwhal "$narwhal_url" "$narwhal_etag"; fi
 check_304 nginx "$nginx_url" "$nginx_etag"
 
-echo "body: $(wc -c <"$body") bytes; servers on core $server_cpu, wrk on core $client_cpu;" \
-  "$connections connections, $duration per run"
+gzip_from="gzip -9 -n"
+if [[ -n $narwhal_gzip ]]; then gzip_from=narwhal; fi
+echo "body: $(wc -c <"$body") bytes, gzip $(wc -c <"$body_gz") bytes (from $gzip_from);" \
+  "servers on core $server_cpu, wrk on core $client_cpu; $connections connections," \
+  "$duration per run"
 
 narwhal_200=
 narwhal_304=
@@ -217,9 +265,19 @@ if [[ -n $narwhal_etag ]]; then
   narwhal_304=$(run_wrk "$narwhal_url" "If-None-Match: $narwhal_etag")
 fi
 nginx_304=$(run_wrk "$nginx_url" "If-None-Match: $nginx_etag")
+narwhal_gz=
+nginx_gz=
+if [[ -n $gzip_static ]]; then
+  if [[ -n $narwhal_gzip ]]; then
+    narwhal_gz=$(run_wrk "$narwhal_url" "Accept-Encoding: gzip")
+  fi
+  nginx_gz=$(run_wrk "$nginx_url" "Accept-Encoding: gzip")
+fi
 
 printf '\n%-26s %14s %14s %14s\n' "GET $uri?limit=50" narwhal nginx narwhal/nginx
 printf '%-26s %14s %14s %14s\n' "200 (requests/s)" "${narwhal_200:-n/a}" "$nginx_200" \
   "$(ratio "$narwhal_200" "$nginx_200")"
 printf '%-26s %14s %14s %14s\n' "304 (requests/s)" "${narwhal_304:-n/a}" "$nginx_304" \
   "$(ratio "$narwhal_304" "$nginx_304")"
+printf '%-26s %14s %14s %14s\n' "200 gzip (requests/s)" "${narwhal_gz:-n/a}" "${nginx_gz:-n/a}" \
+  "$(ratio "$narwhal_gz" "$nginx_gz")"

@@ -81,7 +81,7 @@ TEST_CASE("every response carries the cross-cutting headers") {
   CHECK(res->get_header_value("X-Frame-Options") == "DENY");
   CHECK(res->get_header_value("Referrer-Policy") == "no-referrer");
   CHECK_FALSE(res->get_header_value("Content-Security-Policy").empty());
-  CHECK(res->get_header_value("Vary") == "Accept");
+  CHECK(res->get_header_value("Vary") == "Accept, Accept-Encoding");
   CHECK(res->get_header_value("Allow") == "GET, HEAD, OPTIONS");
   CHECK(res->get_header_value("Link").find("rel=\"service-desc\"") != std::string::npos);
   CHECK(res->get_header_value("Link").find("rel=\"first\"") != std::string::npos);

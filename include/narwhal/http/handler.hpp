@@ -25,6 +25,7 @@ struct Request {
   std::string_view method;  // "GET", "HEAD", …
   std::string_view target;  // origin-form: path and query
   std::string_view accept;
+  std::string_view accept_encoding;
   std::string_view if_none_match;
   std::string_view if_modified_since;
   std::string_view range;           // Range: items=a-b
@@ -43,8 +44,10 @@ struct Reply {
   std::int64_t last_modified = 0;  // microseconds; 0 = none
   std::string_view cache_control;
   bool vary_accept = false;
-  bool discovery_links = true;  // Link: service-desc/describedby (not on /-/…)
-  std::string links;            // more Link values (paging), sent in the same Link field
+  bool vary_encoding = false;         // the body may be compressed (Vary: Accept-Encoding)
+  std::string_view content_encoding;  // "gzip", "br", "zstd"; "" = identity
+  bool discovery_links = true;        // Link: service-desc/describedby (not on /-/…)
+  std::string links;                  // more Link values (paging), sent in the same Link field
   std::string content_location;
   std::vector<std::pair<std::string_view, std::string>> headers;  // any others
   // Server-Sent Events: the body is a stream of unknown length (set also for HEAD, which gets
@@ -63,6 +66,9 @@ struct Settings {
   std::size_t max_filter_chars = 512;
   // The body of /-/metrics (Prometheus text format); null: not served.
   std::function<std::string()> metrics;
+  // The authority of the permanent tag: URIs of feeds and entries (RFC 4151), a domain name
+  // the operator owns.
+  std::string tag_authority = "narwhal.localhost";
 };
 
 class Handler {

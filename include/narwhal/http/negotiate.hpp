@@ -17,6 +17,7 @@ enum class Representation {
   html,          // text/html
   event_stream,  // text/event-stream
   atom,          // application/atom+xml
+  yaml,          // application/yaml (the OpenAPI document)
 };
 
 [[nodiscard]] std::string_view media_type(Representation r) noexcept;

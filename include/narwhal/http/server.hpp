@@ -46,6 +46,7 @@ class Server {
 
   struct Stats {
     std::uint64_t connections_open = 0, requests = 0, header_limit_hits = 0, timeouts = 0;
+    std::uint64_t internal_errors = 0;  // requests answered 500 API008
   };
   [[nodiscard]] Stats stats() const noexcept;
 

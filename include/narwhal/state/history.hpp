@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,6 +41,9 @@ struct HistoryQuery {
   std::uint64_t before = UINT64_MAX;
   std::optional<Kind> kind;
   std::string resource_id;  // "" = any
+  // Any other condition (a feed's scope); called under the history's lock, so it must be quick
+  // and must not touch the history.
+  std::function<bool(const HistoryEntry&)> match;
 };
 
 class History {
