@@ -174,6 +174,7 @@ int main(int argc, char** argv) {
 
   nw::http::Settings hs;
   hs.base_path = cfg.base_path;
+  hs.tag_authority = cfg.tag_authority;
   hs.ready_grace = cfg.ready_grace;
   hs.max_search_chars = cfg.max_search_chars;
   hs.max_filter_chars = cfg.max_filter_chars;

@@ -105,6 +105,10 @@ void apply_base_path(Config& config, const Value& value) {
   config.base_path = parse_base_path(value.origin, value.text);
 }
 
+void apply_tag_authority(Config& config, const Value& value) {
+  config.tag_authority = parse_tag_authority(value.origin, value.text);
+}
+
 void apply_cors_origins(Config& config, const Value& value) {
   config.cors_origins = parse_cors_origins(value.origin, value.text);
 }
@@ -144,6 +148,13 @@ constexpr std::array kOptions{
         .help = "URL prefix when served behind a proxy, e.g. /narwhal (\"/\" = none)",
         .apply = apply_base_path,
         .show = show_text<&Config::base_path>,
+    },
+    Option{
+        .name = "tag-authority",
+        .value_name = "DOMAIN",
+        .help = "a domain you own, for the permanent tag: IDs of Atom feeds and entries",
+        .apply = apply_tag_authority,
+        .show = show_text<&Config::tag_authority>,
     },
     Option{
         .name = "tls-cert",

@@ -287,6 +287,21 @@ std::string parse_base_path(const std::string& setting, const std::string& text)
   return text;
 }
 
+std::string parse_tag_authority(const std::string& setting, const std::string& text) {
+  const std::string why =
+      " must be a domain name narwhal's operator owns, e.g. narwhal.example.org";
+  if (text.empty() || text.size() > 253 || text.front() == '.' || text.back() == '.' ||
+      text.find("..") != std::string::npos) {
+    fail(setting, quote(text) + why);
+  }
+  for (const char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.';
+    if (!ok) fail(setting, quote(text) + why);
+  }
+  return text;
+}
+
 std::vector<std::string> parse_cors_origins(const std::string& setting, const std::string& text) {
   std::vector<std::string> origins;
   std::string_view rest = text;

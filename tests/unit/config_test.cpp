@@ -599,6 +599,19 @@ TEST_CASE("base path") {
         "--base-path: \"/a?b\" may contain only URL path characters");
 }
 
+TEST_CASE("tag authority") {
+  CHECK(parse_with({}).tag_authority == "narwhal.localhost");
+  CHECK(parse_with({"--tag-authority", "ops.example.org"}).tag_authority == "ops.example.org");
+  CHECK(parse_with({}, {"NARWHAL_TAG_AUTHORITY=a-b.example"}).tag_authority == "a-b.example");
+  const std::string why =
+      " must be a domain name narwhal's operator owns, e.g. narwhal.example.org";
+  CHECK(error_of({"--tag-authority", "a b"}) == "--tag-authority: \"a b\"" + why);
+  CHECK(error_of({"--tag-authority", ""}) == "--tag-authority: \"\"" + why);
+  CHECK(error_of({"--tag-authority", "a..b"}) == "--tag-authority: \"a..b\"" + why);
+  CHECK(error_of({"--tag-authority", "x.example/feed"}) ==
+        "--tag-authority: \"x.example/feed\"" + why);
+}
+
 TEST_CASE("CORS origins") {
   CHECK(parse_with({"--cors-origins", "*"}).cors_origins == Strings{"*"});
   CHECK(parse_with({"--cors-origins", " https://a.example , http://b:8080,"}).cors_origins ==

@@ -29,10 +29,11 @@ struct Config {
   std::string listen_host = "0.0.0.0";  // from --listen; "" never
   std::uint16_t listen_port = 9000;
   std::string docker_host = "unix:///var/run/docker.sock";
-  bool tls_verify = false;  // DOCKER_TLS_VERIFY
-  std::string cert_path;    // DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)
-  std::string base_path;    // "" or "/something" without trailing slash
-  std::string tls_cert;     // serve HTTPS when both set
+  bool tls_verify = false;                          // DOCKER_TLS_VERIFY
+  std::string cert_path;                            // DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)
+  std::string base_path;                            // "" or "/something" without trailing slash
+  std::string tag_authority = "narwhal.localhost";  // of the Atom feeds' tag: URIs (RFC 4151)
+  std::string tls_cert;                             // serve HTTPS when both set
   std::string tls_key;
   std::vector<std::string> cors_origins;
   unsigned threads = 0;  // 0 = hardware concurrency
