@@ -71,3 +71,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_update
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+if [ "$want_test" -eq 1 ]; then
+  # The OpenAPI linter the tests run (tests/tools/package-lock.json pins it).
+  tools="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
+  if [ ! -d "$tools/node_modules" ]; then
+    echo "setup.sh: installing the test tools in tests/tools (npm ci)"
+    npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+fi

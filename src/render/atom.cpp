@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "narwhal/render/html.hpp"
 #include "narwhal/util/time.hpp"
 
 namespace narwhal::render {
@@ -120,20 +121,6 @@ std::string clean(std::string_view s) {
   return out;
 }
 
-// HTML for the entries' content; `s` is clean already.
-void append_html(std::string& out, std::string_view s) {
-  for (const char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-}
-
 bool alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -218,9 +205,9 @@ std::string detail(const HistoryEntry& e) {
 
 void append_link(std::string& out, const std::string& href, std::string_view text) {
   out += "<a href=\"";
-  append_html(out, clean(href));
+  append_html_escaped(out, clean(href));
   out += "\">";
-  append_html(out, clean(text));
+  append_html_escaped(out, clean(text));
   out += "</a>";
 }
 
@@ -234,7 +221,7 @@ std::vector<std::pair<std::string_view, std::string>> facts(const HistoryEntry& 
   auto text = [&](std::string_view label, std::string_view value) {
     if (value.empty()) return;
     std::string html;
-    append_html(html, clean(value));
+    append_html_escaped(html, clean(value));
     out.emplace_back(label, std::move(html));
   };
   auto link = [&](std::string_view label, Kind kind, const std::string& id, std::string_view name) {
@@ -283,13 +270,13 @@ std::string content_html(const HistoryEntry& e, const Site& site) {
   std::string out = "<p>";
   out += state::kind_type(e.kind);
   out += " <strong>";
-  append_html(out, display_name(e));
+  append_html_escaped(out, display_name(e));
   out += "</strong> ";
   out += past_tense(e.action);
   const std::string d = detail(e);
   if (!d.empty()) {
     out += ": ";
-    append_html(out, d);
+    append_html_escaped(out, d);
   }
   if (d.empty() || d.back() != '.') out.push_back('.');
   out += "</p>";
