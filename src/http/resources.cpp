@@ -148,7 +148,26 @@ Reply Handler::Impl::list(const Call& c, Kind kind, const state::Object* owner) 
       return html_page(c, title, "Changes and contents of " + title + ".",
                        site.base_path + scope_path, true);
     }
-    return feed(c, scope_path, title, site.base_path + scope_path, std::move(in_scope));
+    // ?filter= narrows a feed as it narrows the list and its stream (§5): to the changes whose
+    // object, as the change left it, matches.
+    std::string kept;
+    if (const auto text = param(*params, "filter")) {
+      auto compiled = filters.get(kind, *text);
+      if (!compiled) {
+        return problem(c, compiled.error().code, "filter: " + compiled.error().detail);
+      }
+      kept = "filter=" + util::percent_encode(*text) + "&";
+      in_scope = [base = std::move(in_scope), program = std::move(*compiled), snap = c.snap,
+                  kind](const state::HistoryEntry& e) {
+        if (!base(e)) return false;
+        if (kind == Kind::stack) {
+          const state::Stack* st = snap->stack(e.object_id);
+          return st != nullptr && program->matches(*snap, *st);
+        }
+        return e.object && program->matches(*snap, *e.object);
+      };
+    }
+    return feed(c, scope_path, title, site.base_path + scope_path, std::move(in_scope), kept);
   }
   query::ListQuery q;
   if (const auto err = query::parse_list_query(kind, *params, settings.max_search_chars, q)) {

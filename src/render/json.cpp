@@ -120,6 +120,8 @@ Body render_object(const state::Snapshot& snap, const Object& o, bool detail, co
   switch (o.kind) {
     case Kind::service: {
       const auto t = snap.tally(o.id);
+      // The counts come from the tasks: a task's change is a change of this body (§6).
+      body.last_modified = std::max(body.last_modified, t.tasks_updated);
       out += ",\"serviceStatus\":{\"runningTasks\":" + std::to_string(t.running) +
              ",\"desiredTasks\":" + std::to_string(t.desired) + "}";
       break;

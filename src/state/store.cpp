@@ -95,6 +95,7 @@ std::shared_ptr<const std::unordered_map<std::string, ServiceTally>> tally(const
     const auto it = out->find(task->service_id);
     if (it == out->end()) continue;
     if (task->state == "running") ++it->second.running;
+    it->second.tasks_updated = std::max(it->second.tasks_updated, task->updated);
     const Object* svc = services.find(task->service_id);
     if (svc != nullptr && (svc->mode == "global" || svc->mode == "global-job") &&
         task->desired_state == "running") {

@@ -11,6 +11,7 @@
 #include "narwhal/http/handler.hpp"
 #include "narwhal/http/routes.hpp"
 #include "narwhal/render/problem.hpp"
+#include "narwhal/util/time.hpp"
 
 using namespace narwhal;
 using http::Reply;
@@ -326,4 +327,41 @@ TEST_CASE("every route of the table answers, and names ending in an extension st
   CHECK(s.get("/configs/app.json.atom").content_type == "application/atom+xml");
   CHECK(s.get("/configs/app.json.html").content_type == "text/html; charset=utf-8");
   CHECK(s.get("/configs/app.json.json").status == 200);
+}
+
+TEST_CASE("list feeds take ?filter= like the list and its stream") {
+  Site s;
+  s.scale("svcfeed", "shop_feed", 1, 100);
+  s.scale("svcother", "shop_other", 1, 100);
+  const auto all = s.get("/services.atom");
+  CHECK(all.body->find("shop_other") != std::string::npos);
+  const auto narrowed = s.get("/services.atom?filter=name%20%3D%3D%20%22shop_feed%22");
+  REQUIRE(narrowed.status == 200);
+  CHECK(narrowed.body->find("shop_feed") != std::string::npos);
+  CHECK(narrowed.body->find("shop_other") == std::string::npos);
+  // A filtered feed is a feed of its own: its permanent ID says so.
+  CHECK(narrowed.body->find(":/services?filter=") != std::string::npos);
+  CHECK(problem_type(s.get("/services.atom?filter=nosuch%20%3D%3D%201")) == "/api/errors/FLT002");
+  CHECK(problem_type(s.get("/services.atom?filter=" + std::string(600, 'a'))) ==
+        "/api/errors/FLT001");
+}
+
+TEST_CASE("a service's Last-Modified counts its tasks: their states are in its body") {
+  Site s;
+  auto made = [](state::Kind k, const std::string& json) {
+    auto o = state::parse_object(k, json);
+    REQUIRE_MESSAGE(o.object, o.error);
+    return o.object;
+  };
+  state::Change c;
+  c.upserts = {made(state::Kind::service,
+                    R"({"ID":"svclm","Version":{"Index":5},"UpdatedAt":"2026-01-01T00:00:00Z",)"
+                    R"("Spec":{"Name":"lm","Mode":{"Replicated":{"Replicas":1}}}})"),
+               made(state::Kind::task,
+                    R"({"ID":"tasklm","Version":{"Index":6},"UpdatedAt":"2026-06-01T12:00:00Z",)"
+                    R"("ServiceID":"svclm","Slot":1,"Status":{"State":"running"}})")};
+  (void)s.store.apply(c);
+  const auto r = s.get("/services/svclm");
+  REQUIRE(r.status == 200);
+  CHECK(r.last_modified == util::parse_rfc3339("2026-06-01T12:00:00Z").value());
 }

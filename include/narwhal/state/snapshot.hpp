@@ -34,6 +34,7 @@ using TablePtr = std::shared_ptr<const Table>;
 struct ServiceTally {
   std::uint64_t running = 0;
   std::uint64_t desired = 0;
+  std::int64_t tasks_updated = 0;  // the newest UpdatedAt of its tasks (µs): the counts' age
 };
 
 // A stack exists while at least one service carries its namespace label.
