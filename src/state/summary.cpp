@@ -43,7 +43,8 @@ std::string summarise(const Object* before, const Object* after) {
     if (after->kind == Kind::task)
       return "task created: " + task_state(*after) + task_detail(*after);
     if (after->kind == Kind::service && after->mode == "replicated") {
-      return "service created: " + std::to_string(after->replicas) + " replicas of " + after->image;
+      return "service created: " + std::to_string(after->replicas) +
+             (after->replicas == 1 ? " replica of " : " replicas of ") + after->image;
     }
     return std::string(kind_name(after->kind)) + " created";
   }

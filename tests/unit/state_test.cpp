@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "../support/samples.hpp"
@@ -256,6 +257,24 @@ TEST_CASE("task state changes are summarised with exit codes") {
   const auto entries = store.apply(c);
   REQUIRE(entries.size() == 1);
   CHECK(entries[0].summary == "state running → failed with exit code 137");
+}
+
+TEST_CASE("a created service is summarised with its replicas, in the right number") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  auto one = parse_object(
+      Kind::service,
+      R"({"ID":"one1","Version":{"Index":1},"Spec":{"Name":"one","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"Replicated":{"Replicas":1}}}})");
+  auto two = parse_object(
+      Kind::service,
+      R"({"ID":"two2","Version":{"Index":1},"Spec":{"Name":"two","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"Replicated":{"Replicas":2}}}})");
+  Change c;
+  c.upserts = {one.object, two.object};
+  const auto entries = store.apply(c);
+  REQUIRE(entries.size() == 2);
+  std::set<std::string> summaries{entries[0].summary, entries[1].summary};
+  CHECK(summaries.contains("service created: 1 replica of busybox"));
+  CHECK(summaries.contains("service created: 2 replicas of busybox"));
 }
 
 TEST_CASE("stacks exist while a service carries the namespace") {
