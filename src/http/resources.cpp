@@ -99,9 +99,7 @@ std::variant<const state::Object*, Reply> Handler::Impl::find_object(const Call&
     found = lookup.found;
   }
   if (found == nullptr) {
-    const std::string what = kind == Kind::volume ? "name"
-                             : kind == Kind::task ? "ID or ID prefix"
-                                                  : "ID, ID prefix or name";
+    const std::string what = kind == Kind::volume ? "name" : "ID, ID prefix or name";
     return problem(
         c, domain + "002",
         "no " + std::string(state::kind_name(kind)) + " has the " + what + " " + quoted(key));

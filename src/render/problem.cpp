@@ -61,9 +61,11 @@ const std::vector<ErrorCode>& error_registry() {
        "Use one of the candidates' full IDs."},
       {"SVC002", 404, "Service not found", "No service has this ID, ID prefix or name.",
        "List /services to find it."},
-      {"TSK001", 409, "Ambiguous task", "The ID prefix matches more than one task.",
+      {"TSK001", 409, "Ambiguous task",
+       "The ID prefix or name (such as web.1, which replaced tasks share) matches more than one "
+       "task.",
        "Use one of the candidates' full IDs."},
-      {"TSK002", 404, "Task not found", "No task has this ID or ID prefix.",
+      {"TSK002", 404, "Task not found", "No task has this ID, ID prefix or name.",
        "List /tasks to find it; tasks of removed services disappear."},
       {"STK002", 404, "Stack not found", "No service carries this stack namespace.",
        "List /stacks to find it."},
