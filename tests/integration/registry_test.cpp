@@ -152,20 +152,21 @@ TEST_CASE("every registered code is reachable by a request") {
     const auto code = code_in(reply);
     if (!code.empty()) answered.emplace(code, reply);
   };
-  record(get(s, "/swarm", "Accept: text/event-stream\r\n"));                         // API001
-  record(s.raw("POST /services HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));  // API002
-  record(get(s, "/services", "Accept: application/xml\r\n"));                        // API003
-  record(get(s, "/nosuch"));                                                         // API004
-  record(get(s, "/services", "X-Big: " + std::string(20000, 'a') + "\r\n"));         // API005
-  record(get(s, "/services?limit=abc"));                                             // API006
-  record(get(s, "/services?x=%zz"));                                                 // API007
-  record(get(s, "/-/metrics"));                                                      // API008
-  record(get(s, "/services", "Range: items=500-510\r\n"));                           // API010
-  record(get(s, "/api/errors/NOPE999"));                                             // API011
-  record(get(s, "/services?filter=" + std::string(600, 'a')));                       // FLT001
-  record(get(s, "/services?filter=nosuch%20%3D%3D%201"));                            // FLT002
-  record(get(s, "/search"));                                                         // SEA001
-  record(get(s, "/search?q=" + std::string(201, 'a')));                              // SEA002
+  record(get(s, "/swarm", "Accept: text/event-stream\r\n"));  // API001
+  record(s.raw(                                               // API002
+      "POST /services HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+  record(get(s, "/services", "Accept: application/xml\r\n"));                 // API003
+  record(get(s, "/nosuch"));                                                  // API004
+  record(get(s, "/services", "X-Big: " + std::string(20000, 'a') + "\r\n"));  // API005
+  record(get(s, "/services?limit=abc"));                                      // API006
+  record(get(s, "/services?x=%zz"));                                          // API007
+  record(get(s, "/-/metrics"));                                               // API008
+  record(get(s, "/services", "Range: items=500-510\r\n"));                    // API010
+  record(get(s, "/api/errors/NOPE999"));                                      // API011
+  record(get(s, "/services?filter=" + std::string(600, 'a')));                // FLT001
+  record(get(s, "/services?filter=nosuch%20%3D%3D%201"));                     // FLT002
+  record(get(s, "/search"));                                                  // SEA001
+  record(get(s, "/search?q=" + std::string(201, 'a')));                       // SEA002
   for (const auto* kind : {"nodes", "services", "tasks", "configs", "secrets", "networks"}) {
     record(get(s, std::string("/") + kind + "/twin"));    // xxx001: ambiguous
     record(get(s, std::string("/") + kind + "/nosuch"));  // xxx002: not found
