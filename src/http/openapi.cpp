@@ -550,16 +550,22 @@ JsonValue headers(const Dom& d, std::initializer_list<std::string_view> names) {
   return out;
 }
 
-JsonValue parameter(const Dom& d, std::string_view name, std::string_view in, std::string_view type,
-                    std::string_view description, bool required) {
+JsonValue parameter(const Dom& d, const ParamSpec& spec) {
   JsonValue p = Dom::object();
-  d.put(p, "name", name);
-  d.put(p, "in", in);
-  d.put(p, "description", description);
+  d.put(p, "name", spec.name);
+  d.put(p, "in", spec.in);
+  d.put(p, "description", spec.description);
   // OpenAPI requires path parameters to be required.
-  if (required || in == "path") d.put_bool(p, "required", true);
+  if (spec.required || spec.in == "path") d.put_bool(p, "required", true);
   JsonValue schema = Dom::object();
-  d.put(schema, "type", type);
+  d.put(schema, "type", spec.type);
+  if (!spec.values.empty()) {
+    JsonValue values = Dom::array();
+    for (const auto v : spec.values) d.push(values, d.str(v));
+    d.put(schema, "enum", std::move(values));
+  }
+  if (spec.minimum) d.put(schema, "minimum", JsonValue(static_cast<std::int64_t>(*spec.minimum)));
+  if (spec.maximum) d.put(schema, "maximum", JsonValue(static_cast<std::int64_t>(*spec.maximum)));
   d.put(p, "schema", std::move(schema));
   return p;
 }
@@ -567,19 +573,17 @@ JsonValue parameter(const Dom& d, std::string_view name, std::string_view in, st
 JsonValue parameter_components(const Dom& d) {
   JsonValue out = Dom::object();
   d.put(out, "Request-Id",
-        parameter(d, "Request-Id", "header", "string",
-                  "Up to 64 printable ASCII characters, echoed in the response, its problem "
-                  "documents and the log; narwhal makes one up without it.",
-                  false));
+        parameter(d, ParamSpec{"Request-Id", "header", "string",
+                               "Up to 64 printable ASCII characters, echoed in the response, its "
+                               "problem documents and the log; narwhal makes one up without it."}));
   d.put(out, "If-None-Match",
-        parameter(d, "If-None-Match", "header", "string",
-                  "ETags from earlier responses (a list, or *): 304 while the body is unchanged.",
-                  false));
+        parameter(d, ParamSpec{"If-None-Match", "header", "string",
+                               "ETags from earlier responses (a list, or *): 304 while the body "
+                               "is unchanged."}));
   d.put(out, "If-Modified-Since",
-        parameter(d, "If-Modified-Since", "header", "string",
-                  "An HTTP date: 304 when nothing in the body changed since; ignored when "
-                  "If-None-Match is sent.",
-                  false));
+        parameter(d, ParamSpec{"If-Modified-Since", "header", "string",
+                               "An HTTP date: 304 when nothing in the body changed since; "
+                               "ignored when If-None-Match is sent."}));
   return out;
 }
 
@@ -813,10 +817,10 @@ JsonValue path_item(const Dom& d, const Route& r) {
   JsonValue params = Dom::array();
   for (const auto& name : path_params(r.pattern)) {
     if (takes(r, "path", name)) continue;
-    d.push(params, parameter(d, name, "path", "string", "the object", true));
+    d.push(params, parameter(d, ParamSpec{name, "path", "string", "the object", true}));
   }
   for (const auto& p : r.params) {
-    d.push(params, parameter(d, p.name, p.in, p.type, p.description, p.required));
+    d.push(params, parameter(d, p));
   }
   d.push(params, d.ref("parameters", "Request-Id"));
   if (f.cacheable) d.push(params, d.ref("parameters", "If-None-Match"));

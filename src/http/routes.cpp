@@ -1,5 +1,7 @@
 #include "narwhal/http/routes.hpp"
 
+#include "narwhal/query/list_query.hpp"
+
 namespace narwhal::http {
 
 using state::Kind;
@@ -10,12 +12,20 @@ constexpr std::string_view kListLimit =
     "page size, 1 to 200 (larger values are clamped to 200); with Accept: application/atom+xml, "
     "entries per feed page";
 
-std::vector<ParamSpec> list_params() {
+std::vector<ParamSpec> list_params(Kind kind) {
   return {
-      {"limit", "query", "integer", kListLimit},
-      {"offset", "query", "integer", "index of the first item, default 0"},
-      {"sort", "query", "string", "a field of the type's sort list"},
-      {"dir", "query", "string", "asc (default) or desc"},
+      {"limit", "query", "integer", kListLimit, false, {}, 1, std::nullopt},
+      {"offset",
+       "query",
+       "integer",
+       "index of the first item, default 0",
+       false,
+       {},
+       0,
+       std::nullopt},
+      {"sort", "query", "string", "a field of the type's sort list", false,
+       query::sort_fields(kind)},
+      {"dir", "query", "string", "asc (default) or desc", false, {"asc", "desc"}},
       {"search", "query", "string", "case-insensitive substring of the name, up to 200 characters"},
       {"filter", "query", "string", "a filter expression (up to 512 characters)"},
       {"before", "query", "integer", "Atom: entries older than this event ID"},
@@ -28,8 +38,15 @@ std::vector<ParamSpec> list_params() {
 std::vector<ParamSpec> detail_params(std::string_view key, std::string_view what) {
   return {
       {key, "path", "string", what, true},
-      {"limit", "query", "integer", "Atom: entries per feed page, 1 to 200"},
-      {"before", "query", "integer", "Atom: entries older than this event ID"},
+      {"limit", "query", "integer", "Atom: entries per feed page, 1 to 200", false, {}, 1, 200},
+      {"before",
+       "query",
+       "integer",
+       "Atom: entries older than this event ID",
+       false,
+       {},
+       0,
+       std::nullopt},
       {"lastEventId", "query", "string", "SSE: resume after this event ID"},
       {"Last-Event-ID", "header", "string", "SSE: resume after this event ID"},
   };
@@ -39,8 +56,15 @@ std::vector<ParamSpec> history_params(bool streams) {
   std::vector<ParamSpec> p{
       {"type", "query", "string", "only changes of this type (service, node, …)"},
       {"resourceId", "query", "string", "only changes of this object (ID, or name for stacks)"},
-      {"before", "query", "integer", "only changes older than this event ID (paging cursor)"},
-      {"limit", "query", "integer", "changes per page, 1 to 200 (default 50)"},
+      {"before",
+       "query",
+       "integer",
+       "only changes older than this event ID (paging cursor)",
+       false,
+       {},
+       0,
+       std::nullopt},
+      {"limit", "query", "integer", "changes per page, 1 to 200 (default 50)", false, {}, 1, 200},
   };
   if (streams) {
     p.push_back({"types", "query", "string", "SSE: the types to stream, comma-separated"});
@@ -71,7 +95,7 @@ std::vector<Route> build() {
     const std::string coll(state::kind_collection(kind));
     const std::string name(state::kind_name(kind));
     out.push_back({RouteId::list, "/" + coll, kind, resource,
-                   title_case(coll) + ": a page of the collection", list_params()});
+                   title_case(coll) + ": a page of the collection", list_params(kind)});
     const bool named = kind == Kind::stack || kind == Kind::volume;
     const std::string_view key = named ? "name" : "id";
     const std::string_view what = named ? "the name"
@@ -81,7 +105,7 @@ std::vector<Route> build() {
     out.push_back({RouteId::detail, "/" + coll + "/{" + std::string(key) + "}", kind, resource,
                    "One " + name, detail_params(key, what)});
     if (kind == Kind::service || kind == Kind::node) {
-      auto params = list_params();
+      auto params = list_params(Kind::task);
       params.insert(params.begin(), {"id", "path", "string", what, true});
       out.push_back({RouteId::tasks_of, "/" + coll + "/{id}/tasks", Kind::task, resource,
                      kind == Kind::service ? "The tasks of a service" : "The tasks on a node",
@@ -112,7 +136,14 @@ std::vector<Route> build() {
                  kOfferJson | kOfferHtml | kOfferAtom,
                  "Name search across every type, grouped by type",
                  {{"q", "query", "string", "what to look for, 1 to 200 characters", true},
-                  {"limit", "query", "integer", "items per type (JSON), entries (Atom); 1 to 200"},
+                  {"limit",
+                   "query",
+                   "integer",
+                   "items per type (JSON), entries (Atom); 1 to 200",
+                   false,
+                   {},
+                   1,
+                   200},
                   {"before", "query", "integer", "Atom: entries older than this event ID"}}});
   out.push_back(
       {RouteId::api, "/api", std::nullopt, kOfferJson | kOfferYaml, "This OpenAPI document", {}});

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "narwhal/http/openapi.hpp"
+#include "narwhal/query/list_query.hpp"
+#include "narwhal/query/list_query.hpp"
 
 using namespace narwhal;
 using http::Representation;
@@ -138,6 +140,30 @@ TEST_CASE("each path's parameters come from the table, its {…} segments includ
   const auto& detail = doc["paths"]["/services/{id}"]["parameters"];
   CHECK(str(detail[0]["name"]) == "id");
   CHECK(str(detail[0]["in"]) == "path");
+}
+
+TEST_CASE("parameters state their values and bounds where the table knows them") {
+  const auto& doc = document();
+  auto schema_of = [&](const char* path, std::string_view name) -> const rapidjson::Value& {
+    for (const auto& p : doc["paths"][path]["parameters"].GetArray()) {
+      if (p.HasMember("name") && str(p["name"]) == name) return p["schema"];
+    }
+    FAIL("no parameter " << name << " on " << path);
+    return doc;
+  };
+  const auto& sort = schema_of("/services", "sort");
+  REQUIRE(sort.HasMember("enum"));
+  std::vector<std::string> fields;
+  for (const auto& v : sort["enum"].GetArray()) fields.push_back(str(v));
+  const auto& expected = narwhal::query::sort_fields(narwhal::state::Kind::service);
+  CHECK(fields == std::vector<std::string>(expected.begin(), expected.end()));
+  CHECK(schema_of("/services", "dir")["enum"].Size() == 2);
+  CHECK(schema_of("/services", "limit")["minimum"].GetInt() == 1);
+  CHECK_FALSE(schema_of("/services", "limit").HasMember("maximum"));  // larger ones are clamped
+  CHECK(schema_of("/services", "offset")["minimum"].GetInt() == 0);
+  CHECK(schema_of("/history", "limit")["maximum"].GetInt() == 200);
+  CHECK(schema_of("/services/{id}/tasks", "sort")["enum"].Size() ==
+        narwhal::query::sort_fields(narwhal::state::Kind::task).size());
 }
 
 TEST_CASE("responses follow what each route can answer") {

@@ -49,6 +49,8 @@ struct ParamSpec {
   std::string_view type;  // "string" or "integer"
   std::string_view description;
   bool required = false;
+  std::vector<std::string_view> values{};  // the only values it takes, when they are few
+  std::optional<std::int64_t> minimum{}, maximum{};
 };
 
 struct Route {
