@@ -33,14 +33,7 @@ std::optional<std::string> parse_types(std::string_view text, std::uint16_t& mas
 // limit= and before= of a history page or feed; a problem detail when one is malformed.
 std::optional<std::string> parse_page(const std::vector<query::Param>& params,
                                       state::HistoryQuery& q) {
-  if (const auto v = param(params, "limit")) {
-    const auto n = util::parse_uint(*v);
-    if (!n || *n < 1 || *n > query::kMaxLimit) {
-      return "limit: expected a whole number from 1 to " + std::to_string(query::kMaxLimit) +
-             ", got " + quoted(*v);
-    }
-    q.limit = *n;
-  }
+  if (auto bad = parse_limit(params, q.limit)) return bad;
   if (const auto v = param(params, "before")) {
     const auto n = util::parse_uint(*v);
     if (!n) return "before: expected an event ID, got " + quoted(*v);

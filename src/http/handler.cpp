@@ -49,6 +49,19 @@ std::optional<std::string> param(const std::vector<query::Param>& params, std::s
   return std::nullopt;
 }
 
+std::optional<std::string> parse_limit(const std::vector<query::Param>& params,
+                                       std::size_t& limit) {
+  const auto v = param(params, "limit");
+  if (!v) return std::nullopt;
+  const auto n = util::parse_uint(*v);
+  if (!n || *n < 1 || *n > query::kMaxLimit) {
+    return "limit: expected a whole number from 1 to " + std::to_string(query::kMaxLimit) +
+           ", got " + quoted(*v);
+  }
+  limit = *n;
+  return std::nullopt;
+}
+
 std::string quoted(std::string_view s) {
   std::string out;
   util::append_json_string(out, s.substr(0, 128));

@@ -85,6 +85,10 @@ struct Call {
 // The value of query parameter `name`, or nullopt.
 [[nodiscard]] std::optional<std::string> param(const std::vector<query::Param>& params,
                                                std::string_view name);
+// limit= of a history page, a feed or a search, 1 to 200, into `limit` when present; the
+// problem detail when it is malformed.
+[[nodiscard]] std::optional<std::string> parse_limit(const std::vector<query::Param>& params,
+                                                     std::size_t& limit);
 // A JSON string of `s` (at most 128 bytes of it), for problem details.
 [[nodiscard]] std::string quoted(std::string_view s);
 // A type named as in events ("service") or as its collection ("services").

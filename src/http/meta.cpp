@@ -81,15 +81,7 @@ Reply Handler::Impl::search(const Call& c) const {
         kept);
   }
   std::size_t limit = query::kDefaultLimit;
-  if (const auto v = param(*params, "limit")) {
-    const auto n = util::parse_uint(*v);
-    if (!n || *n < 1 || *n > query::kMaxLimit) {
-      return problem(c, "API006",
-                     "limit: expected a whole number from 1 to " +
-                         std::to_string(query::kMaxLimit) + ", got " + quoted(*v));
-    }
-    limit = *n;
-  }
+  if (auto bad = parse_limit(*params, limit)) return problem(c, "API006", std::move(*bad));
   const std::string self = c.self();
   const auto& snap = c.snap;
   const Deps d = deps_of(*snap, {Kind::node, Kind::service, Kind::task, Kind::config, Kind::secret,
