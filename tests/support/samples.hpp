@@ -20,6 +20,13 @@ inline std::string sample(const std::string& name) {
   return ss.str();
 }
 
+// One object from engine JSON written in a test; a body the parser refuses fails the test.
+inline state::ObjectPtr object(state::Kind k, const std::string& json) {
+  auto out = state::parse_object(k, json);
+  REQUIRE_MESSAGE(out.object, out.error);
+  return out.object;
+}
+
 inline std::vector<state::ObjectPtr> listing(state::Kind k, const std::string& file) {
   auto out = state::parse_list(k, sample(file));
   REQUIRE(out.error.empty());

@@ -348,18 +348,14 @@ TEST_CASE("list feeds take ?filter= like the list and its stream") {
 
 TEST_CASE("a service's Last-Modified counts its tasks: their states are in its body") {
   Site s;
-  auto made = [](state::Kind k, const std::string& json) {
-    auto o = state::parse_object(k, json);
-    REQUIRE_MESSAGE(o.object, o.error);
-    return o.object;
-  };
   state::Change c;
-  c.upserts = {made(state::Kind::service,
-                    R"({"ID":"svclm","Version":{"Index":5},"UpdatedAt":"2026-01-01T00:00:00Z",)"
-                    R"("Spec":{"Name":"lm","Mode":{"Replicated":{"Replicas":1}}}})"),
-               made(state::Kind::task,
-                    R"({"ID":"tasklm","Version":{"Index":6},"UpdatedAt":"2026-06-01T12:00:00Z",)"
-                    R"("ServiceID":"svclm","Slot":1,"Status":{"State":"running"}})")};
+  c.upserts = {
+      test::object(state::Kind::service,
+                   R"({"ID":"svclm","Version":{"Index":5},"UpdatedAt":"2026-01-01T00:00:00Z",)"
+                   R"("Spec":{"Name":"lm","Mode":{"Replicated":{"Replicas":1}}}})"),
+      test::object(state::Kind::task,
+                   R"({"ID":"tasklm","Version":{"Index":6},"UpdatedAt":"2026-06-01T12:00:00Z",)"
+                   R"("ServiceID":"svclm","Slot":1,"Status":{"State":"running"}})")};
   (void)s.store.apply(c);
   const auto r = s.get("/services/svclm");
   REQUIRE(r.status == 200);

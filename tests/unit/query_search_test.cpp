@@ -21,36 +21,31 @@ using narwhal::state::ObjectPtr;
 
 namespace {
 
-ObjectPtr made(Kind kind, const std::string& json) {
-  auto p = state::parse_object(kind, json);
-  REQUIRE_MESSAGE(p.object, p.error);
-  return p.object;
-}
-
 ObjectPtr node(const std::string& id, const std::string& host) {
-  return made(Kind::node, R"({"ID":")" + id +
-                              R"(","Version":{"Index":1},"Spec":{"Role":"worker"},)"
-                              R"("Description":{"Hostname":")" +
-                              host + R"("},"Status":{"State":"ready"}})");
+  return test::object(Kind::node, R"({"ID":")" + id +
+                                      R"(","Version":{"Index":1},"Spec":{"Role":"worker"},)"
+                                      R"("Description":{"Hostname":")" +
+                                      host + R"("},"Status":{"State":"ready"}})");
 }
 
 ObjectPtr service(const std::string& id, const std::string& name, const std::string& stack) {
   const std::string labels =
       stack.empty() ? "" : R"("com.docker.stack.namespace":")" + stack + "\"";
-  return made(Kind::service, R"({"ID":")" + id + R"(","Version":{"Index":2},"Spec":{"Name":")" +
-                                 name + R"(","Labels":{)" + labels +
-                                 R"(},"Mode":{"Replicated":{"Replicas":1}}}})");
+  return test::object(Kind::service, R"({"ID":")" + id +
+                                         R"(","Version":{"Index":2},"Spec":{"Name":")" + name +
+                                         R"(","Labels":{)" + labels +
+                                         R"(},"Mode":{"Replicated":{"Replicas":1}}}})");
 }
 
 ObjectPtr task(const std::string& id, const std::string& service_id, int slot) {
-  return made(Kind::task, R"({"ID":")" + id + R"(","Version":{"Index":3},"ServiceID":")" +
-                              service_id + R"(","NodeID":"n1node","Slot":)" + std::to_string(slot) +
-                              R"(,"Status":{"State":"running"}})");
+  return test::object(Kind::task, R"({"ID":")" + id + R"(","Version":{"Index":3},"ServiceID":")" +
+                                      service_id + R"(","NodeID":"n1node","Slot":)" +
+                                      std::to_string(slot) + R"(,"Status":{"State":"running"}})");
 }
 
 ObjectPtr spec_named(Kind kind, const std::string& id, const std::string& name) {
-  return made(kind,
-              R"({"ID":")" + id + R"(","Version":{"Index":4},"Spec":{"Name":")" + name + R"("}})");
+  return test::object(
+      kind, R"({"ID":")" + id + R"(","Version":{"Index":4},"Spec":{"Name":")" + name + R"("}})");
 }
 
 // A small swarm where "web" is in a service, its stack-less twin "Web", their tasks, a node, a
@@ -79,9 +74,11 @@ std::vector<ObjectPtr> swarm_objects() {
   v.push_back(task("td1", "s5dup", 1));
   v.push_back(spec_named(Kind::config, "9xkcfg", "web_cfg"));
   v.push_back(spec_named(Kind::secret, "x1sec", "db_pass"));
-  v.push_back(made(Kind::network, R"({"Id":"net1shop","Name":"shop_default","Driver":"overlay"})"));
-  v.push_back(made(Kind::network, R"({"Id":"net2ing","Name":"ingress","Driver":"overlay"})"));
-  v.push_back(made(Kind::volume, R"({"Name":"webdata","Driver":"local"})"));
+  v.push_back(
+      test::object(Kind::network, R"({"Id":"net1shop","Name":"shop_default","Driver":"overlay"})"));
+  v.push_back(
+      test::object(Kind::network, R"({"Id":"net2ing","Name":"ingress","Driver":"overlay"})"));
+  v.push_back(test::object(Kind::volume, R"({"Name":"webdata","Driver":"local"})"));
   return v;
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../support/samples.hpp"
 #include "narwhal/query/search.hpp"
 #include "narwhal/render/errors.hpp"
 #include "narwhal/render/html.hpp"
@@ -24,37 +25,34 @@ using narwhal::state::ObjectPtr;
 
 namespace {
 
-ObjectPtr made(Kind kind, const std::string& json) {
-  auto p = state::parse_object(kind, json);
-  REQUIRE_MESSAGE(p.object, p.error);
-  return p.object;
-}
-
 // Stack "shop" with services shop_web (two tasks on node "web-host") and shop_db, a stack-less
 // service "api", a config "web_cfg" and a volume "webdata".
 state::SnapshotPtr pages_swarm() {
   state::Change c;
   auto& u = c.upserts;
-  u.push_back(made(Kind::node,
-                   R"({"ID":"n1","Version":{"Index":1},"Spec":{"Role":"manager"},)"
-                   R"("Description":{"Hostname":"web-host"},"Status":{"State":"ready"}})"));
+  u.push_back(test::object(Kind::node,
+                           R"({"ID":"n1","Version":{"Index":1},"Spec":{"Role":"manager"},)"
+                           R"("Description":{"Hostname":"web-host"},"Status":{"State":"ready"}})"));
   const auto svc = [](const std::string& id, const std::string& name, const std::string& labels) {
-    return made(Kind::service, R"({"ID":")" + id + R"(","Version":{"Index":2},"Spec":{"Name":")" +
-                                   name + R"(","Labels":{)" + labels +
-                                   R"(},"Mode":{"Replicated":{"Replicas":2}}}})");
+    return test::object(Kind::service, R"({"ID":")" + id +
+                                           R"(","Version":{"Index":2},"Spec":{"Name":")" + name +
+                                           R"(","Labels":{)" + labels +
+                                           R"(},"Mode":{"Replicated":{"Replicas":2}}}})");
   };
   const std::string shop = R"("com.docker.stack.namespace":"shop")";
   u.push_back(svc("s1", "shop_web", shop));
   u.push_back(svc("s2", "shop_db", shop));
   u.push_back(svc("s3", "api", ""));
   for (const char* slot : {"1", "2"}) {
-    u.push_back(made(Kind::task, std::string(R"({"ID":"t)") + slot +
+    u.push_back(
+        test::object(Kind::task, std::string(R"({"ID":"t)") + slot +
                                      R"(","Version":{"Index":3},"ServiceID":"s1","NodeID":"n1",)"
                                      R"("Slot":)" +
                                      slot + R"(,"Status":{"State":"running"}})"));
   }
-  u.push_back(made(Kind::config, R"({"ID":"c1","Version":{"Index":4},"Spec":{"Name":"web_cfg"}})"));
-  u.push_back(made(Kind::volume, R"({"Name":"webdata","Driver":"local"})"));
+  u.push_back(
+      test::object(Kind::config, R"({"ID":"c1","Version":{"Index":4},"Spec":{"Name":"web_cfg"}})"));
+  u.push_back(test::object(Kind::volume, R"({"Name":"webdata","Driver":"local"})"));
   state::Store store(16);
   (void)store.apply(c);
   return store.snapshot();

@@ -14,7 +14,6 @@
 
 #include "narwhal/http/openapi.hpp"
 #include "narwhal/query/list_query.hpp"
-#include "narwhal/query/list_query.hpp"
 
 using namespace narwhal;
 using http::Representation;
