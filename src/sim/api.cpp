@@ -32,6 +32,19 @@ VersionedPath split_version(std::string_view path) {
   return {version, slash == std::string_view::npos ? std::string_view("/") : path.substr(slash)};
 }
 
+// dockerd's answer on a node that left the swarm (or is a worker), word for word.
+constexpr std::string_view kNotManager =
+    "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to "
+    "connect this node to swarm and try again.";
+
+// The endpoints only a swarm manager serves; networks, volumes, /info and events stay local.
+bool needs_manager(std::string_view path) {
+  for (std::string_view p : {"/nodes", "/services", "/tasks", "/configs", "/secrets", "/swarm"}) {
+    if (path.starts_with(p) && (path.size() == p.size() || path[p.size()] == '/')) return true;
+  }
+  return false;
+}
+
 // Cut before the end: any strict prefix of a JSON object or array is malformed.
 std::string garble(const std::string& body) {
   return body.substr(0, body.size() > 2 ? body.size() / 2 : 1);
@@ -68,8 +81,15 @@ void Api::handle(const httplib::Request& req, httplib::Response& res) {
       return;
     }
   }
+  ctx_.faults.wait_while_frozen();
   const Faults faults = ctx_.faults.get();
   if (faults.delay.count() > 0) ctx_.faults.sleep(faults.delay);
+  if (faults.not_manager && needs_manager(path)) {
+    const Reply r = error_reply(503, kNotManager);
+    res.status = r.status;
+    res.set_content(r.body, r.content_type);
+    return;
+  }
   if (path == "/events" && req.method == "GET") {
     stream_events(req, res);
     return;

@@ -76,6 +76,7 @@ void Api::stream_events(const httplib::Request& req, httplib::Response& res) {
   res.set_chunked_content_provider("application/json", [&ctx, stream](std::size_t,
                                                                       httplib::DataSink& sink) {
     std::vector<EventPtr> batch;
+    ctx.faults.wait_while_frozen();
     if (!stream->sub.replay.empty()) {
       batch.swap(stream->sub.replay);
     } else {

@@ -115,6 +115,8 @@ Reply Api::list(std::string_view kind, const httplib::Request& req) {
     }
   } else if (kind == "networks") {
     for (const auto& [id, n] : swarm.networks) {
+      // A stopping daemon has shut its cluster component down: only local networks are left.
+      if (ctx_.shutting_down && n.scope == "swarm") continue;
       if (network_matches(n, f)) write_network(w, n);
     }
   } else {

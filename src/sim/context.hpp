@@ -23,12 +23,20 @@ class FaultSwitch {
     return faults_;
   }
   void set(const Faults& faults) {
-    std::lock_guard lock(mutex_);
-    faults_ = faults;
+    {
+      std::lock_guard lock(mutex_);
+      faults_ = faults;
+    }
+    woken_.notify_all();
   }
   void sleep(std::chrono::milliseconds delay) {
     std::unique_lock lock(mutex_);
     woken_.wait_for(lock, delay, [this] { return closed_; });
+  }
+  // Blocks while the engine is frozen (until thawed or closed), as a stopped process would.
+  void wait_while_frozen() {
+    std::unique_lock lock(mutex_);
+    woken_.wait(lock, [this] { return closed_ || !faults_.frozen; });
   }
   void close() {
     {
@@ -61,6 +69,7 @@ struct Context {
   EventBus bus;
   Orchestrator orchestrator;
   FaultSwitch faults;
+  bool shutting_down = false;  // guarded by model_mutex; see Engine::begin_shutdown()
 };
 
 }  // namespace narwhal::sim

@@ -196,6 +196,12 @@ void Engine::drop_event_streams() {
   impl_->ctx.bus.drop_streams();
 }
 
+void Engine::begin_shutdown() {
+  std::lock_guard lock(impl_->ctx.model_mutex);
+  impl_->ctx.shutting_down = true;
+  impl_->ctx.orchestrator.emit_shutdown();
+}
+
 bool Engine::scale_service(const std::string& name, std::uint64_t replicas) {
   std::lock_guard lock(impl_->ctx.model_mutex);
   return impl_->ctx.orchestrator.scale_service(name, replicas);

@@ -13,7 +13,8 @@ constexpr Nanos kStopDelay = 100 * kNanosPerMilli;
 constexpr Nanos kRestartDelay = 300 * kNanosPerMilli;
 constexpr Nanos kUpdateStep = 400 * kNanosPerMilli;
 constexpr Nanos kRejectRetry = 5 * kNanosPerSecond;  // as an unpullable image retries
-constexpr std::size_t kHistoryLimit = 5;             // TaskHistoryRetentionLimit
+constexpr Nanos kRemovedTasksLinger = 1500 * kNanosPerMilli;
+constexpr std::size_t kHistoryLimit = 5;  // TaskHistoryRetentionLimit
 
 bool holds_slot(const Task& t) {
   return t.desired == TaskState::kRunning || t.desired == TaskState::kReady;
@@ -49,6 +50,13 @@ void Orchestrator::emit(std::string type, std::string action, std::string actor_
                         Labels attributes, std::string scope) {
   bus_.publish(Event{std::move(type), std::move(action), std::move(actor_id), std::move(attributes),
                      std::move(scope), "", now_nanos()});
+}
+
+void Orchestrator::emit_shutdown() {
+  for (const auto& [id, n] : swarm_.networks) {
+    if (n.scope == "swarm")
+      emit("network", "destroy", id, {{"name", n.name}, {"type", n.driver}}, "local");
+  }
 }
 
 void Orchestrator::emit_container(const Task& t, std::string action, Labels extra) {
@@ -307,17 +315,27 @@ bool Orchestrator::remove_service(std::string_view ref) {
   if (s == nullptr) return false;
   const std::string id = s->id;
   emit("service", "remove", id, {{"name", s->spec.name}});
-  for (const auto& task_id : s->task_ids) {
-    const Task& t = swarm_.tasks.at(task_id);
+  // As swarmkit does: the tasks stay listed with desired state "remove" while their containers
+  // stop, and leave the task list a moment later (REAL-DOCKERD.md; ~1.5 s on Docker 20.10).
+  const Nanos now = now_nanos();
+  std::vector<std::string> task_ids = s->task_ids;
+  for (const auto& task_id : task_ids) {
+    Task& t = swarm_.tasks.at(task_id);
+    t.desired = TaskState::kRemove;
     if (t.state == TaskState::kRunning) {
       emit_container(t, "kill", {{"signal", "15"}});
       emit_container(t, "die", {{"exitCode", "0"}});
       emit_container(t, "stop");
+      t.state = TaskState::kShutdown;
+      t.message = "shutdown";
     }
     if (!t.container_id.empty()) emit_container(t, "destroy");
-    swarm_.tasks.erase(task_id);
+    swarm_.touch(t, now);
   }
   swarm_.services.erase(id);
+  after(kRemovedTasksLinger, [this, task_ids] {
+    for (const auto& task_id : task_ids) swarm_.tasks.erase(task_id);
+  });
   return true;
 }
 

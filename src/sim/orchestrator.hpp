@@ -39,6 +39,8 @@ class Orchestrator {
 
   void churn_once();
   void run_due(Nanos now);
+  // The local-scope `destroy` of every overlay network, as a stopping daemon emits them.
+  void emit_shutdown();
 
  private:
   using Action = std::function<void()>;

@@ -28,6 +28,12 @@ struct Faults {
   bool garbage = false;                // answer list/inspect calls with malformed JSON
   std::chrono::milliseconds delay{0};  // sleep before answering each request
   bool events_garbage = false;         // interleave malformed lines in the events stream
+  // A stopped (SIGSTOP) dockerd: connections are accepted, nothing is answered, open event
+  // streams go silent, until the fault is switched off.
+  bool frozen = false;
+  // After `docker swarm leave`: the swarm endpoints answer 503 "not a swarm manager" while the
+  // engine itself (ping, info, networks, volumes, events) keeps answering.
+  bool not_manager = false;
 };
 
 class Engine {
@@ -45,6 +51,10 @@ class Engine {
   void set_faults(const Faults& faults);
   // Cuts every open events stream mid-body (as a stopping daemon does: no final 0-chunk).
   void drop_event_streams();
+  // What a SIGTERMed dockerd does before it goes: its swarm-scope overlay networks leave the
+  // network listing and each emits a local-scope `destroy` (cut the streams after it with
+  // drop_event_streams(), as the daemon's exit does).
+  void begin_shutdown();
 
   // Direct changes for tests; each emits the events the real engine would.
   bool scale_service(const std::string& name, std::uint64_t replicas);
