@@ -1,9 +1,16 @@
 #include "narwhal/engine/client.hpp"
 
+#include <grp.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "narwhal/util/text.hpp"
 
@@ -15,11 +22,12 @@ std::string Endpoint::describe() const {
 }
 
 std::string Error::describe() const {
+  const std::string at = call.empty() ? std::string() : call + ": ";
   switch (kind) {
-    case ErrorKind::unreachable: return "engine unreachable: " + message;
+    case ErrorKind::unreachable: return "engine unreachable: " + at + message;
     case ErrorKind::http_status:
-      return "engine answered " + std::to_string(status) + ": " + message;
-    case ErrorKind::bad_body: return "engine sent a malformed body: " + message;
+      return "engine answered " + at + std::to_string(status) + " " + message;
+    case ErrorKind::bad_body: return "engine sent a malformed body: " + at + message;
     case ErrorKind::unsupported_api: return "engine API too old: " + message;
     case ErrorKind::cancelled: return "cancelled";
   }
@@ -139,38 +147,122 @@ std::string engine_message(const std::string& body) {
   return text;
 }
 
-Error transport_error(httplib::Error e) {
-  if (e == httplib::Error::Canceled) return {ErrorKind::cancelled, 0, "cancelled"};
-  return {ErrorKind::unreachable, 0, httplib::to_string(e)};
+std::string seconds(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms) + " ms";
+}
+
+// Why connect() to a unix socket fails, in the words an operator can act on. The most common
+// real-world failure is a user outside the group that owns the socket.
+std::string unix_connect_failure(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "connect " + path + ": " + std::strerror(errno);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    ::close(fd);
+    return "connect " + path + ": the path is longer than a unix socket path may be";
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API takes sockaddr*
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int err = errno;
+  ::close(fd);
+  if (rc == 0) return "connect " + path + ": the connection failed, then succeeded on a retry";
+  std::string why = "connect " + path + ": " + std::strerror(err);
+  if (err == EACCES || err == EPERM) {
+    struct stat st {};
+    std::string owner = "docker";
+    if (::stat(path.c_str(), &st) == 0) {
+      if (const struct group* g = ::getgrgid(st.st_gid); g != nullptr) owner = g->gr_name;
+    }
+    why += " (run narwhal as root or as a user in the group that owns the socket: " + owner + ")";
+  } else if (err == ENOENT) {
+    why += " (is dockerd running, and is this its socket? set --docker-host or DOCKER_HOST)";
+  } else if (err == ECONNREFUSED) {
+    why += " (nothing is listening: dockerd is not running)";
+  }
+  return why;
 }
 
 }  // namespace
 
+Error Client::transport_error(int code, std::string call,
+                              std::chrono::steady_clock::time_point started,
+                              std::chrono::milliseconds timeout) const {
+  const auto e = static_cast<httplib::Error>(code);
+  Error out{ErrorKind::unreachable, 0, {}, std::move(call)};
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  switch (e) {
+    case httplib::Error::Canceled: return {ErrorKind::cancelled, 0, "cancelled", out.call};
+    case httplib::Error::Connection:
+      out.message = endpoint_.kind == Endpoint::Kind::unix_socket
+                        ? unix_connect_failure(endpoint_.path)
+                        : "cannot connect to " + endpoint_.describe() +
+                              " (refused or unreachable: is dockerd listening there?)";
+      break;
+    case httplib::Error::ConnectionTimeout:
+      out.message = "no connection to " + endpoint_.describe() + " within " + seconds(timeout);
+      break;
+    case httplib::Error::Read:
+      // cpp-httplib reports a timeout and a closed connection alike; the clock tells them apart.
+      out.message = elapsed + std::chrono::milliseconds(50) >= timeout
+                        ? "no response within " + seconds(timeout)
+                        : "the engine closed the connection before answering";
+      break;
+    case httplib::Error::Write:
+      out.message = "could not send the request (the connection was closed)";
+      break;
+    case httplib::Error::SSLConnection:
+      out.message = "the TLS handshake with " + endpoint_.describe() + " failed";
+      break;
+    case httplib::Error::SSLLoadingCerts:
+      out.message = "cannot load the TLS certificates (ca.pem, cert.pem, key.pem) from " +
+                    (endpoint_.cert_path.empty() ? std::string("the working directory")
+                                                 : endpoint_.cert_path);
+      break;
+    case httplib::Error::SSLServerVerification:
+      out.message = "the engine's TLS certificate is not signed by ca.pem";
+      break;
+    default: out.message = httplib::to_string(e); break;
+  }
+  return out;
+}
+
 Result<std::string> Client::negotiate() {
+  const auto started = std::chrono::steady_clock::now();
   auto ping = transport_->http->Get("/_ping");
-  if (!ping) return util::Unexpected{transport_error(ping.error())};
+  if (!ping)
+    return util::Unexpected{
+        transport_error(static_cast<int>(ping.error()), "GET /_ping", started, timeout_)};
   if (ping->status != 200) {
     return util::Unexpected{
-        Error{ErrorKind::http_status, ping->status, engine_message(ping->body)}};
+        Error{ErrorKind::http_status, ping->status, engine_message(ping->body), "GET /_ping"}};
   }
   std::string engine_version = ping->get_header_value("Api-Version");
   if (engine_version.empty()) {
     // Very old engines: ask /version.
+    const auto asked = std::chrono::steady_clock::now();
     auto ver = transport_->http->Get("/version");
-    if (!ver) return util::Unexpected{transport_error(ver.error())};
+    if (!ver) {
+      return util::Unexpected{
+          transport_error(static_cast<int>(ver.error()), "GET /version", asked, timeout_)};
+    }
     rapidjson::Document doc;
     doc.Parse(ver->body.data(), ver->body.size());
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("ApiVersion") ||
         !doc["ApiVersion"].IsString()) {
       return util::Unexpected{
-          Error{ErrorKind::bad_body, ver->status, "/version has no ApiVersion"}};
+          Error{ErrorKind::bad_body, ver->status, "/version has no ApiVersion", "GET /version"}};
     }
     engine_version = doc["ApiVersion"].GetString();
   }
   if (compare_versions(engine_version, kOldestApi) < 0) {
     return util::Unexpected{Error{ErrorKind::unsupported_api, 0,
                                   "engine speaks API " + engine_version + ", narwhal needs " +
-                                      std::string(kOldestApi) + " or newer"}};
+                                      std::string(kOldestApi) + " or newer",
+                                  "GET /_ping"}};
   }
   api_version_ =
       compare_versions(engine_version, kNewestApi) > 0 ? std::string(kNewestApi) : engine_version;
@@ -179,18 +271,40 @@ Result<std::string> Client::negotiate() {
 
 Result<std::string> Client::get(std::string_view path_and_query) {
   const std::string path = "/v" + api_version_ + std::string(path_and_query);
+  const auto started = std::chrono::steady_clock::now();
   auto res = transport_->http->Get(path);
-  if (!res) return util::Unexpected{transport_error(res.error())};
+  if (!res)
+    return util::Unexpected{
+        transport_error(static_cast<int>(res.error()), "GET " + path, started, timeout_)};
   if (res->status < 200 || res->status > 299) {
-    return util::Unexpected{Error{ErrorKind::http_status, res->status, engine_message(res->body)}};
+    return util::Unexpected{
+        Error{ErrorKind::http_status, res->status, engine_message(res->body), "GET " + path}};
   }
   return std::move(res->body);
+}
+
+Result<util::Ok> Client::ping(std::chrono::milliseconds timeout) {
+  transport_->http->set_read_timeout(timeout);
+  transport_->http->set_connection_timeout(timeout);
+  const auto started = std::chrono::steady_clock::now();
+  auto res = transport_->http->Get("/_ping");
+  transport_->http->set_read_timeout(timeout_);
+  transport_->http->set_connection_timeout(timeout_);
+  if (!res)
+    return util::Unexpected{
+        transport_error(static_cast<int>(res.error()), "GET /_ping", started, timeout)};
+  if (res->status != 200) {
+    return util::Unexpected{
+        Error{ErrorKind::http_status, res->status, engine_message(res->body), "GET /_ping"}};
+  }
+  return util::Ok{};
 }
 
 Result<util::Ok> Client::stream_events(std::string_view query, std::chrono::milliseconds silence,
                                        const std::function<void()>& on_open,
                                        const LineHandler& on_line) {
   const std::string path = "/v" + api_version_ + "/events?" + std::string(query);
+  const auto started = std::chrono::steady_clock::now();
   transport_->http->set_read_timeout(silence);
   int status = 0;
   std::string error_body;
@@ -228,11 +342,18 @@ Result<util::Ok> Client::stream_events(std::string_view query, std::chrono::mill
   transport_->http->set_read_timeout(timeout_);
   if (stopped_by_handler) return util::Ok{};
   if (status != 0 && (status < 200 || status > 299)) {
-    return util::Unexpected{Error{ErrorKind::http_status, status, engine_message(error_body)}};
+    return util::Unexpected{
+        Error{ErrorKind::http_status, status, engine_message(error_body), "GET /events"}};
   }
-  if (!res) return util::Unexpected{transport_error(res.error())};
+  if (!res) {
+    auto e = transport_error(static_cast<int>(res.error()), "GET /events", started, silence);
+    // Silence on an open stream is not a timeout of the call: the watchdog decides what it means.
+    if (status != 0 && res.error() == httplib::Error::Read) e.message = "the events stream ended";
+    return util::Unexpected{std::move(e)};
+  }
   // A clean end of the events stream still means the engine went away.
-  return util::Unexpected{Error{ErrorKind::unreachable, 0, "events stream ended"}};
+  return util::Unexpected{
+      Error{ErrorKind::unreachable, 0, "the events stream ended", "GET /events"}};
 }
 
 void Client::stop() {

@@ -116,3 +116,19 @@ TEST_CASE("an unreachable engine is an error value, not an exception") {
   CHECK(v.error().kind == ErrorKind::unreachable);
   CHECK_FALSE(v.error().describe().empty());
 }
+
+TEST_CASE("a failed call says what failed, where and why") {
+  Client c(parse_endpoint("unix:///nonexistent/docker.sock", false, "").value(),
+           std::chrono::milliseconds(500));
+  const auto r = c.negotiate();
+  REQUIRE_FALSE(r);
+  const std::string why = r.error().describe();
+  CHECK_MESSAGE(why.starts_with("engine unreachable: GET /_ping: connect /nonexistent/docker.sock"),
+                why);
+  CHECK_MESSAGE(why.find("No such file or directory") != std::string::npos, why);
+  CHECK(r.error().call == "GET /_ping");
+  Error status{ErrorKind::http_status, 503, "This node is not a swarm manager.",
+               "GET /v1.41/nodes"};
+  CHECK(status.describe() ==
+        "engine answered GET /v1.41/nodes: 503 This node is not a swarm manager.");
+}

@@ -40,7 +40,9 @@ enum class ErrorKind {
 struct Error {
   ErrorKind kind = ErrorKind::unreachable;
   int status = 0;       // for http_status
-  std::string message;  // the engine's {"message"} or a transport description
+  std::string message;  // the engine's {"message"} or what failed and why, in words
+  std::string call;     // "GET /v1.41/tasks": the call that failed ("" when none was made)
+  // "engine unreachable: GET /v1.41/tasks: no response within 10 s"
   [[nodiscard]] std::string describe() const;
 };
 
@@ -72,6 +74,9 @@ class Client {
 
   // GET /v<api><path_and_query>; the body of a 2xx answer, otherwise an Error.
   Result<std::string> get(std::string_view path_and_query);
+  // GET /_ping within `timeout`: proves the engine answers (a frozen one accepts connections
+  // but never replies).
+  Result<util::Ok> ping(std::chrono::milliseconds timeout);
 
   // GET /v<api>/events?<query>: calls on_line for every complete line of the stream until the
   // stream ends (an error: engines cut it on shutdown), on_line returns false, stop() is called,
@@ -86,6 +91,9 @@ class Client {
 
  private:
   struct Transport;
+  [[nodiscard]] Error transport_error(int error, std::string call,
+                                      std::chrono::steady_clock::time_point started,
+                                      std::chrono::milliseconds timeout) const;
   Endpoint endpoint_;
   std::chrono::milliseconds timeout_;
   std::string api_version_;
