@@ -136,6 +136,8 @@ void fill_service(Object& o, const Value& v) {
   fill_swarm_meta(o, v);
   o.name = str(path(v, {"Spec", "Name"}));
   o.labels = labels_of(path(v, {"Spec", "Labels"}));
+  o.update_state = str(path(v, {"UpdateStatus", "State"}));
+  o.update_message = str(path(v, {"UpdateStatus", "Message"}));
   const Value* spec = member(v, "Spec");
   const Value* container = spec ? path(*spec, {"TaskTemplate", "ContainerSpec"}) : nullptr;
   if (container != nullptr) {

@@ -28,10 +28,21 @@ bool same(const Object& a, const Object& b) {
 // A task carrying its service's name, and its own name as the docker CLI shows it:
 // <service>.<slot> for replicated tasks, <service>.<node ID> for global ones (a copy when
 // either must be added).
-ObjectPtr stamped(const ObjectPtr& task, const Table* services) {
+// A task whose service is gone (removed, its tasks still listed while they stop) keeps the names
+// it had (`known`: its previous version).
+ObjectPtr stamped(const ObjectPtr& task, const Table* services, const Object* known = nullptr) {
   if (services == nullptr || task->kind != Kind::task) return task;
   const Object* svc = services->find(task->service_id);
-  if (svc == nullptr) return task;
+  if (svc == nullptr) {
+    if (known == nullptr || known->service_name.empty() ||
+        (known->service_name == task->service_name && known->name == task->name)) {
+      return task;
+    }
+    auto copy = std::make_shared<Object>(*task);
+    copy->service_name = known->service_name;
+    copy->name = known->name;
+    return copy;
+  }
   std::string name = svc->name + "." + (task->slot ? std::to_string(*task->slot) : task->node_id);
   if (svc->name == task->service_name && name == task->name) return task;
   auto copy = std::make_shared<Object>(*task);
@@ -50,7 +61,7 @@ TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entr
   auto record = [&](const ObjectPtr& before, const ObjectPtr& after, Action action) {
     const ObjectPtr& o = after != nullptr ? after : before;
     entries.push_back(HistoryEntry{0, now, o->kind, action, o->id, o->name,
-                                   summarise(before.get(), after.get()), o});
+                                   summarise(before.get(), after.get()), o, before});
     changed = true;
   };
   auto oi = old.items.begin();
@@ -71,8 +82,13 @@ TablePtr merge(const Table& old, const Ops& ops, std::vector<HistoryEntry>& entr
       } else if (same(**oi, *pi->second)) {
         next->items.push_back(*oi);
       } else {
-        auto kept = stamped(pi->second, services);
-        record(*oi, kept, Action::update);
+        auto kept = stamped(pi->second, services, oi->get());
+        // A version the engine bumped without news is stored but not recorded.
+        if (worth_recording(**oi, *kept)) {
+          record(*oi, kept, Action::update);
+        } else {
+          changed = true;
+        }
         next->items.push_back(std::move(kept));
       }
       ++oi;
@@ -194,13 +210,9 @@ Applied apply(const SnapshotPtr& before, const Change& change, std::int64_t now)
   }
   for (const auto& obj : change.upserts) ops_of(obj->kind)[obj->id] = obj;
   for (const auto& [kind, id] : change.removals) {
+    // A removed service's tasks stay: the engine lists them (desired state "remove") while their
+    // containers stop, and they leave narwhal when they leave the engine's task list, once.
     ops_of(kind)[id] = nullptr;
-    // A service's tasks go with it.
-    if (kind == Kind::service) {
-      for (const auto& t : before->table(Kind::task).items) {
-        if (t->service_id == id) ops_of(Kind::task)[t->id] = nullptr;
-      }
-    }
   }
 
   auto next = std::make_shared<Snapshot>(*before);

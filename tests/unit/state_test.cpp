@@ -1,9 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "../../src/state/summary.hpp"
 #include "../support/samples.hpp"
 #include "narwhal/state/store.hpp"
 
@@ -147,14 +149,22 @@ TEST_CASE("changes after the baseline are recorded with increasing IDs and their
   Change rm;
   rm.removals.emplace_back(Kind::service, "new1");
   const auto gone = store.apply(rm);
-  REQUIRE(gone.size() == 2);  // the service and its task
-  for (const auto& e : gone) {
+  REQUIRE(gone.size() == 1);  // the service; its task leaves with the task listing
+  CHECK(gone[0].action == Action::remove);
+  REQUIRE(gone[0].object);  // as it was
+  Change listing;
+  listing.full.at(static_cast<std::size_t>(Kind::task)) = std::vector<ObjectPtr>{};
+  const auto tasks_gone = store.apply(listing);
+  REQUIRE_FALSE(tasks_gone.empty());
+  for (const auto& e : tasks_gone) {
     CHECK(e.action == Action::remove);
-    REQUIRE(e.object);  // as it was
+    REQUIRE(e.object);
   }
   HistoryQuery q;
   q.kind = Kind::task;
-  CHECK(store.history().query(q).size() == 2);
+  q.resource_id = "newtask1";
+  CHECK(store.history().query(q).size() == 2);  // created, then removed once
+  q.resource_id.clear();
   q.resource_id = "newtask1";
   q.limit = 1;
   const auto one = store.history().query(q);
@@ -232,14 +242,42 @@ TEST_CASE("a scoped task listing removes only that service's vanished tasks") {
   CHECK(store.snapshot()->table(Kind::task).items.size() == 7 - of_web);
 }
 
-TEST_CASE("removing a service removes its tasks") {
+TEST_CASE("a removed service's tasks stay, with their names, until the engine stops listing them") {
   Store store(100);
   (void)store.apply(full_sync());
+  std::map<std::string, std::string> names;
+  for (const auto& t : store.snapshot()->table(Kind::task).items) {
+    if (t->service_id == "zm877tfyji7wheye1kbd0qt4w") names[t->id] = t->name;
+  }
+  REQUIRE_FALSE(names.empty());
   Change c;
   c.removals.emplace_back(Kind::service, "zm877tfyji7wheye1kbd0qt4w");
-  (void)store.apply(c);
+  const auto entries = store.apply(c);
+  for (const auto& e : entries) CHECK(e.kind != Kind::task);
+  // The engine lists them again (desired state "remove"): updated, never re-created, and they
+  // keep the names their service gave them.
+  Change relisted;
+  std::vector<ObjectPtr> tasks;
   for (const auto& t : store.snapshot()->table(Kind::task).items) {
-    CHECK(t->service_id != "zm877tfyji7wheye1kbd0qt4w");
+    auto copy = std::make_shared<Object>(*t);
+    if (names.contains(t->id)) {
+      copy->desired_state = "remove";
+      copy->version += 10;
+      copy->name.clear();
+      copy->service_name.clear();
+    }
+    tasks.push_back(std::move(copy));
+  }
+  relisted.full.at(static_cast<std::size_t>(Kind::task)) = tasks;
+  for (const auto& e : store.apply(relisted)) {
+    CHECK(e.action == Action::update);
+    CHECK_FALSE(e.name.empty());
+  }
+  for (const auto& [id, name] : names) {
+    const auto* t = store.snapshot()->table(Kind::task).find(id);
+    REQUIRE(t != nullptr);
+    CHECK(t->name == name);
+    CHECK(t->desired_state == "remove");
   }
 }
 
@@ -384,4 +422,143 @@ TEST_CASE("a re-list shares the objects whose version did not move") {
   std::size_t fresh = 0;
   for (const auto& t : moved.objects) fresh += t != snap->table(Kind::task).get(t->id) ? 1 : 0;
   CHECK(fresh == 1);
+}
+
+namespace {
+
+// A replicated service as the engine sends it; `extra` adds top-level members (UpdateStatus).
+ObjectPtr service(const std::string& labels, const std::string& extra = "",
+                  const std::string& image = "busybox", int replicas = 2) {
+  return narwhal::test::object(
+      Kind::service, R"({"ID":"s1","Version":{"Index":7},"Spec":{"Name":"web","Labels":{)" +
+                         labels + R"(},"TaskTemplate":{"ContainerSpec":{"Image":")" + image +
+                         R"("}},"Mode":{"Replicated":{"Replicas":)" + std::to_string(replicas) +
+                         "}}}" + extra + "}");
+}
+
+std::string update_status(const std::string& state, const std::string& message = "") {
+  return R"(,"UpdateStatus":{"State":")" + state +
+         R"(","StartedAt":"2026-11-22T10:03:13.285173037Z","Message":")" + message + R"("})";
+}
+
+}  // namespace
+
+TEST_CASE("a service's UpdateStatus parses into its typed fields") {
+  const Object* web = nullptr;
+  const auto services = listing(Kind::service, "services.json");
+  for (const auto& s : services) {
+    if (s->name == "web") {
+      web = s.get();
+    } else {
+      CHECK(s->update_state.empty());  // never updated
+    }
+  }
+  REQUIRE(web != nullptr);
+  CHECK(web->update_state == "completed");
+  CHECK(web->update_message == "update completed");
+}
+
+TEST_CASE("a rolling update's progress and end are summarised") {
+  const auto none = service("");
+  const auto updating = service("", update_status("updating", "update in progress"));
+  const auto completed = service("", update_status("completed", "update completed"));
+  const auto paused = service(
+      "", update_status("paused", "update paused due to failure or early termination of task x1"));
+  const auto rollback =
+      service("", update_status("rollback_started", "manually requested rollback"));
+  const auto rolled_back = service("", update_status("rollback_completed", "rollback completed"));
+  CHECK(summarise(none.get(), updating.get()) == "update started");
+  CHECK(summarise(completed.get(), updating.get()) == "update started");
+  CHECK(summarise(updating.get(), completed.get()) == "update updating → completed");
+  CHECK(summarise(updating.get(), paused.get()) ==
+        "update paused: update paused due to failure or early termination of task x1");
+  CHECK(summarise(updating.get(), rollback.get()) ==
+        "rollback started: manually requested rollback");
+  CHECK(summarise(rollback.get(), rolled_back.get()) ==
+        "update rollback_started → rollback_completed");
+  // A reason the engine left empty adds no dangling colon.
+  CHECK(summarise(updating.get(), service("", update_status("rollback_paused")).get()) ==
+        "rollback paused");
+  // The spec change that starts an update comes first.
+  CHECK(summarise(completed.get(), service("", update_status("updating"), "nginx", 3).get()) ==
+        "replicas 2 → 3, image busybox → nginx, update started");
+  // Scaling resets the status of the last update: only the scaling is news.
+  CHECK(summarise(completed.get(), service("", "", "busybox", 3).get()) == "replicas 2 → 3");
+  // Progress the engine reports without a state change is no news to name.
+  CHECK(summarise(updating.get(), service("", update_status("updating", "other")).get()) ==
+        "service updated");
+}
+
+TEST_CASE("label changes are named, after the other changes, and bounded") {
+  const auto web = service(R"("tier":"web","owner":"ops")");
+  CHECK(summarise(web.get(), service(R"("tier":"api","owner":"ops")").get()) ==
+        "label tier: web → api");
+  CHECK(summarise(web.get(), service(R"("tier":"web")").get()) == "label owner removed");
+  CHECK(summarise(service(R"("tier":"web")").get(), web.get()) == "label owner added");
+  CHECK(summarise(web.get(), service(R"("tier":"")").get()) ==
+        R"(label owner removed, label tier: web → "")");
+  // The engine's member order says nothing.
+  CHECK(summarise(web.get(), service(R"("owner":"ops","tier":"web")").get()) == "service updated");
+  CHECK(summarise(web.get(), service(R"("tier":"api","owner":"ops")", "", "busybox", 3).get()) ==
+        "replicas 2 → 3, label tier: web → api");
+  CHECK(summarise(service("").get(), service(R"("a":"1","b":"2","c":"3","d":"4","e":"5")").get()) ==
+        "label a added, label b added, label c added, and 2 more labels changed");
+  CHECK(summarise(service("").get(), service(R"("a":"1","b":"2","c":"3","d":"4")").get()) ==
+        "label a added, label b added, label c added, and 1 more label changed");
+  // A long value is cut, on a character boundary: 79 bytes, then "é" would straddle byte 80.
+  const std::string long_value = std::string(79, 'v') + "é";
+  CHECK(summarise(web.get(), service(R"("tier":")" + long_value + R"(","owner":"ops")").get()) ==
+        "label tier: web → " + std::string(79, 'v') + "…");
+  // Nodes' labels too.
+  const auto nodes = listing(Kind::node, "nodes.json");
+  REQUIRE(nodes.size() == 1);
+  const auto relabelled = edited(nodes[0], R"("zone":"a")", R"("zone":"b")");
+  CHECK(summarise(nodes[0].get(), relabelled.get()) == "label zone: a → b");
+}
+
+TEST_CASE("a task's new version is news only when something a person sees changed") {
+  Store store(100);
+  (void)store.apply(full_sync());
+  const auto before = store.snapshot();
+  const auto task = before->table(Kind::task).get("83qmg7ury58tgmzdkzid6bxzp");
+  REQUIRE(task != nullptr);
+  // The agent re-reports the same status: only the version and the timestamps move.
+  const auto bumped = edited(edited(task, R"("Index":246)", R"("Index":300)"),
+                             R"("Timestamp":"2026-11-22T10:03:15.045250961Z")",
+                             R"("Timestamp":"2026-11-22T10:09:00Z")");
+  CHECK_FALSE(worth_recording(*task, *bumped));
+  Change c;
+  c.upserts = {bumped};
+  const auto entries = store.apply(c);
+  CHECK(entries.empty());
+  CHECK(store.history().size() == 0);
+  // The table still holds the new version, and the snapshot moved on with it.
+  const auto after = store.snapshot();
+  REQUIRE(after->table(Kind::task).get(task->id) != nullptr);
+  CHECK(after->table(Kind::task).get(task->id)->version == 300);
+  CHECK(after->generation_of(Kind::task) == before->generation_of(Kind::task) + 1);
+  CHECK(after->generation > before->generation);
+
+  // A new container, a new error or a new node is news even when the state stays.
+  auto restarted = std::make_shared<Object>(*bumped);
+  restarted->version = 301;
+  restarted->container_id = "c0ffee";
+  CHECK(worth_recording(*bumped, *restarted));
+  auto moved = std::make_shared<Object>(*bumped);
+  moved->node_id = "other";
+  CHECK(worth_recording(*bumped, *moved));
+  auto erred = std::make_shared<Object>(*bumped);
+  erred->error = "no suitable node";
+  CHECK(worth_recording(*bumped, *erred));
+  CHECK(summarise(bumped.get(), erred.get()) == "error: no suitable node");
+  Change news;
+  news.upserts = {restarted};
+  const auto recorded = store.apply(news);
+  REQUIRE(recorded.size() == 1);
+  CHECK(recorded[0].summary.starts_with("container "));
+
+  // Other kinds record every new version.
+  const auto svc = before->table(Kind::service).get("zm877tfyji7wheye1kbd0qt4w");
+  REQUIRE(svc != nullptr);
+  CHECK(worth_recording(*svc, *edited(svc, R"("Index":247)", R"("Index":248)")));
 }

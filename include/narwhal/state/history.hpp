@@ -29,6 +29,9 @@ struct HistoryEntry {
   // The object as the change left it (as it was, for a removal); null for stacks. Lets streams
   // and feeds place the change (a task's service and node, a member's stack) and filter on it.
   ObjectPtr object;
+  // The object as it was before the change (updates and removals; null for creates and stacks):
+  // a stream whose scope or filter it matched learns that the change took it out (SPEC §8).
+  ObjectPtr previous = nullptr;
   // When narwhal first heard of the change (µs, ≤ time): the live hub's batch window counts
   // from here, so the watcher's coalescing is part of the window rather than added to it.
   std::int64_t observed = 0;

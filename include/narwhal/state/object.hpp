@@ -52,6 +52,9 @@ struct Object {
   std::string image, mode;     // mode: replicated, global, replicated-job, global-job
   std::uint64_t replicas = 0;  // desired replicas of a replicated service
   std::vector<std::string> config_ids, secret_ids, network_ids, volume_names;
+  // UpdateStatus: the rolling update's state (updating, paused, completed, rollback_started,
+  // rollback_paused, rollback_completed; "" before the first update) and the engine's reason.
+  std::string update_state, update_message;
   // task
   std::string desired_state, service_id, node_id, error, container_id;
   std::optional<std::uint64_t> slot;

@@ -51,11 +51,17 @@ using StackList = std::vector<Stack>;  // sorted by name
 
 struct EngineState {
   bool connected = false;
-  bool synced = false;   // a full sync has completed at least once
+  bool synced = false;  // a full sync has completed at least once
+  // False while the engine answers but is no swarm manager (it left the swarm, or is a worker):
+  // its swarm endpoints answer 503 and the state narwhal holds cannot be refreshed.
+  bool manager = true;
   std::string endpoint;  // what narwhal talks to
   std::string api_version;
   std::string last_error;
   std::int64_t since = 0;  // microseconds: when `connected` last changed
+  // Microseconds since when the state served is no longer refreshed from a manager (connection
+  // lost, or not a manager); 0 while it is current.
+  std::int64_t stale_since = 0;
 };
 
 struct Snapshot {
