@@ -1,5 +1,7 @@
-// The hand-off between the events reader and the control loop: an unbounded-by-count but
-// short-lived queue (the control loop drains it every coalescing window), plus end-of-stream.
+// The hand-off between the events reader and the control loop, bounded by count: past the limit
+// the oldest events are dropped and `overflowed` tells the control loop that only a full resync
+// can make the state right again. The reader never blocks on it (the engine silently skips
+// events for a subscriber that reads slowly). Also carries the end of the stream.
 #pragma once
 
 #include <chrono>
@@ -15,9 +17,15 @@ namespace narwhal::watch {
 
 class EventQueue {
  public:
+  explicit EventQueue(std::size_t limit = 65'536) : limit_(limit == 0 ? 1 : limit) {}
+
   void push(engine::Event ev) {
     {
       const std::lock_guard lock(mutex_);
+      if (events_.size() >= limit_) {
+        events_.pop_front();
+        ++dropped_;
+      }
       events_.push_back(std::move(ev));
     }
     cv_.notify_one();
@@ -42,9 +50,15 @@ class EventQueue {
     cv_.wait_for(lock, timeout, [&] { return open_ || closed_.has_value(); });
     return open_ && !closed_;
   }
-  // Waits until something arrives or `deadline`; moves out what is there.
+  // The reason the stream closed, if it did.
+  [[nodiscard]] std::optional<std::string> closed() const {
+    const std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  // Waits until something arrives or `deadline`; moves out what is there. `dropped` is how many
+  // events were lost to the bound since the last call.
   void wait_and_take(std::chrono::steady_clock::time_point deadline, std::deque<engine::Event>& out,
-                     std::optional<std::string>& closed) {
+                     std::optional<std::string>& closed, std::size_t& dropped) {
     std::unique_lock lock(mutex_);
     cv_.wait_until(lock, deadline,
                    [&] { return !events_.empty() || closed_.has_value() || woken_; });
@@ -52,6 +66,8 @@ class EventQueue {
     out.swap(events_);
     events_.clear();
     closed = closed_;
+    dropped = dropped_;
+    dropped_ = 0;
   }
   void wake() {
     {
@@ -62,9 +78,11 @@ class EventQueue {
   }
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
+  std::size_t limit_;
   std::deque<engine::Event> events_;
+  std::size_t dropped_ = 0;
   std::optional<std::string> closed_;
   bool open_ = false;
   bool woken_ = false;

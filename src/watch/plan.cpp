@@ -22,6 +22,7 @@ bool add_to_plan(const engine::Event& ev, Plan& plan) {
     // connect/disconnect only change local attachments, which listings don't show.
     if (ev.action == "connect" || ev.action == "disconnect") return false;
     plan.reread.emplace(Kind::network, id);
+    if (ev.scope != "local") plan.swarm_scoped.insert(id);
   } else if (ev.type == "volume") {
     if (ev.action == "mount" || ev.action == "unmount") return false;
     plan.reread.emplace(Kind::volume, id);

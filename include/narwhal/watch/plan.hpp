@@ -15,6 +15,9 @@ struct Plan {
   std::set<std::pair<state::Kind, std::string>> reread;  // objects to read again (404 = gone)
   std::set<std::string> service_tasks;                   // services whose tasks to re-list
   std::set<std::string> node_tasks;                      // nodes whose tasks to re-list
+  // Networks a swarm-scope event named. A local-scope event alone is the node's view and never
+  // removes a swarm-scope network (a stopping daemon destroys its overlays locally).
+  std::set<std::string> swarm_scoped;
 
   [[nodiscard]] bool empty() const noexcept {
     return reread.empty() && service_tasks.empty() && node_tasks.empty();
@@ -23,6 +26,7 @@ struct Plan {
     reread.clear();
     service_tasks.clear();
     node_tasks.clear();
+    swarm_scoped.clear();
   }
 };
 

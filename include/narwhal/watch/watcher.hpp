@@ -7,7 +7,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "narwhal/engine/client.hpp"
 #include "narwhal/state/store.hpp"
@@ -25,6 +28,38 @@ struct Options {
   Millis event_watchdog{60'000};
   Millis backoff_min{500};
   Millis backoff_max{30'000};
+  // How long the watchdog waits for /_ping after a silent stretch before it calls the engine
+  // lost (capped by request_timeout).
+  Millis ping_timeout{5'000};
+  // Events buffered between the reader and the control loop; past this the oldest are dropped
+  // and a full resync is due (the state converges, memory stays bounded).
+  std::size_t event_queue_limit = 65'536;
+};
+
+// What the watcher has done since it started, read by /-/metrics at scrape time.
+struct Stats {
+  struct Count {
+    std::string label;  // an event type, or "<endpoint> <status>" for errors
+    std::uint64_t value = 0;
+  };
+  std::vector<Count> events_by_type;  // engine events received, by their Type
+  struct RequestError {
+    std::string endpoint;  // "/tasks", "/services/{id}", "/_ping", "/events"
+    std::string status;    // "503", "timeout", "unreachable", "malformed"
+    std::uint64_t value = 0;
+  };
+  std::vector<RequestError> request_errors;
+  std::uint64_t connects = 0;    // sessions that completed a full sync
+  std::uint64_t reconnects = 0;  // connections lost (or never made) and tried again
+  std::uint64_t full_syncs = 0, full_sync_failures = 0;
+  double full_sync_seconds_total = 0, last_full_sync_seconds = 0;
+  std::uint64_t task_relists = 0;
+  double task_relist_seconds_total = 0;
+  std::uint64_t task_relist_bytes_total = 0;
+  std::uint64_t follow_up_reads = 0;   // re-reads scheduled after an event (tasks settling)
+  std::uint64_t events_dropped = 0;    // the queue overflowed (a resync followed)
+  std::int64_t last_event_micros = 0;  // wall clock of the newest engine event, 0 = none
+  std::uint64_t watchdog_pings = 0, watchdog_failures = 0;
 };
 
 class Watcher {
@@ -35,7 +70,8 @@ class Watcher {
   Watcher& operator=(const Watcher&) = delete;
 
   void start();
-  void stop();  // idempotent; returns once both threads have ended
+  void stop();                        // idempotent; returns once both threads have ended
+  [[nodiscard]] Stats stats() const;  // any thread
 
  private:
   struct Impl;
