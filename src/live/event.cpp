@@ -22,7 +22,73 @@ void key(std::string& out, std::string_view k) {
   out.push_back(':');
 }
 
+// The stack `o` is a member of: a task's is its service's, looked up in `first`, then `second`.
+std::string stack_of(const state::Object& o, const state::Snapshot& first,
+                     const state::Snapshot& second) {
+  if (o.kind != Kind::task) return o.stack;
+  const state::Object* svc = first.table(Kind::service).find(o.service_id);
+  if (svc == nullptr) svc = second.table(Kind::service).find(o.service_id);
+  return svc != nullptr ? svc->stack : o.stack;
+}
+
+// Where an event's object is, as the scope shapes see it.
+struct Place {
+  std::string_view service_id, node_id, stack;
+};
+
+bool in_shape(const Scope& scope, Kind k, std::string_view object_id, const Place& at) {
+  using Shape = Scope::Shape;
+  switch (scope.shape) {
+    case Shape::events: return (scope.kinds & Scope::bit(k)) != 0;
+    case Shape::list: return k == scope.kind;
+    case Shape::tasks_of_service: return k == Kind::task && at.service_id == scope.id;
+    case Shape::tasks_of_node: return k == Kind::task && at.node_id == scope.id;
+    case Shape::service:
+      return (k == Kind::service && object_id == scope.id) ||
+             (k == Kind::task && at.service_id == scope.id);
+    case Shape::node:
+      return (k == Kind::node && object_id == scope.id) ||
+             (k == Kind::task && at.node_id == scope.id);
+    case Shape::stack: return k != Kind::node && at.stack == scope.id;
+    case Shape::object: return k == scope.kind && object_id == scope.id;
+    case Shape::cluster: return false;
+  }
+  return false;
+}
+
+// The scope's filter (if any) accepts the object `o` (stacks: `st`).
+bool passes(const Scope& scope, Kind k, const state::Object* o, const state::Stack* st,
+            const state::Snapshot& snap) {
+  if (!scope.filtered) return true;
+  const auto& program = scope.filters.at(static_cast<std::size_t>(k));
+  if (!program) return false;
+  if (k == Kind::stack) return st != nullptr && program->matches(snap, *st);
+  return o != nullptr && program->matches(snap, *o);
+}
+
+constexpr std::string_view kLeftAction = R"("remove","reason":"filter")";
+
 }  // namespace
+
+const std::string& Event::frame_as(Show how) const {
+  if (how != Show::left) return frame;
+  std::call_once(left_once_, [this] {
+    // The same frame with the action's string replaced: the prefix up to the JSON is the same.
+    const std::string_view f(frame);
+    const std::size_t at = json_begin + action_begin;
+    left_frame_.reserve(frame.size() + kLeftAction.size());
+    left_frame_ += f.substr(0, at);
+    left_frame_ += kLeftAction;
+    left_frame_ += f.substr(at + action_size);
+  });
+  return left_frame_;
+}
+
+std::string_view Event::json_as(Show how) const {
+  if (how != Show::left) return json();
+  return std::string_view(frame_as(how))
+      .substr(json_begin, json_size - action_size + kLeftAction.size());
+}
 
 EventPtr make_event(const state::HistoryEntry& entry, const state::Snapshot& snap,
                     const state::Snapshot& before, const render::Site& site) {
@@ -33,19 +99,28 @@ EventPtr make_event(const state::HistoryEntry& entry, const state::Snapshot& sna
   e->object_id = entry.object_id;
   e->object = entry.object;
   const bool removed = entry.action == state::Action::remove;
+  const bool updated = entry.action == state::Action::update;
   if (entry.kind == Kind::stack) {
     e->stack = entry.object_id;
     e->stack_object = stack_in(removed ? before : snap, entry.object_id);
+    e->previous_stack = entry.object_id;
+    if (updated) e->previous_stack_object = stack_in(before, entry.object_id);
   } else if (e->object) {
     const state::Object& o = *e->object;
-    e->stack = o.stack;
+    // Tasks belong to their service's stack.
+    e->stack = stack_of(o, snap, before);
     if (o.kind == Kind::task) {
       e->service_id = o.service_id;
       e->node_id = o.node_id;
-      // Tasks belong to their service's stack.
-      const state::Object* svc = snap.table(Kind::service).find(o.service_id);
-      if (svc == nullptr) svc = before.table(Kind::service).find(o.service_id);
-      if (svc != nullptr) e->stack = svc->stack;
+    }
+    if (updated && entry.previous) {
+      const state::Object& p = *entry.previous;
+      e->previous = entry.previous;
+      e->previous_stack = stack_of(p, before, snap);
+      if (p.kind == Kind::task) {
+        e->previous_service_id = p.service_id;
+        e->previous_node_id = p.node_id;
+      }
     }
   }
 
@@ -58,7 +133,9 @@ EventPtr make_event(const state::HistoryEntry& entry, const state::Snapshot& sna
   json += ",\"type\":";
   util::append_json_string(json, state::kind_name(entry.kind));
   json += ",\"action\":";
+  e->action_begin = json.size();
   util::append_json_string(json, state::action_name(entry.action));
+  e->action_size = json.size() - e->action_begin;
   json += ",\"id\":";
   util::append_json_string(json, entry.object_id);
   json += ",\"name\":";
@@ -97,18 +174,18 @@ EventPtr make_event(const state::HistoryEntry& entry, const state::Snapshot& sna
   return e;
 }
 
-std::string batch_frame(const EventPtr* events, std::size_t count) {
+std::string batch_frame(const Shown* events, std::size_t count) {
   std::size_t size = 64;
-  for (std::size_t i = 0; i < count; ++i) size += events[i]->json_size + 8;
+  for (std::size_t i = 0; i < count; ++i) size += events[i].event->json_size + 32;
   std::string f;
   f.reserve(size);
   f += "id: ";
-  f += std::to_string(count > 0 ? events[count - 1]->id : 0);
+  f += std::to_string(count > 0 ? events[count - 1].event->id : 0);
   f += "\nevent: batch\n";
   for (std::size_t i = 0; i < count; ++i) {
     // One data line per event: the lines joined with "\n" are the JSON array.
     f += i == 0 ? "data: [" : "data: ";
-    f += events[i]->json();
+    f += events[i].event->json_as(events[i].how);
     f += i + 1 == count ? "]\n" : ",\n";
   }
   if (count == 0) f += "data: []\n";
@@ -116,32 +193,21 @@ std::string batch_frame(const EventPtr* events, std::size_t count) {
   return f;
 }
 
-bool shows(const Scope& scope, const Event& event, const state::Snapshot& snap) {
-  using Shape = Scope::Shape;
+Show shows(const Scope& scope, const Event& event, const state::Snapshot& snap) {
   const Kind k = event.kind;
-  bool in = false;
-  switch (scope.shape) {
-    case Shape::events: in = (scope.kinds & Scope::bit(k)) != 0; break;
-    case Shape::list: in = k == scope.kind; break;
-    case Shape::tasks_of_service: in = k == Kind::task && event.service_id == scope.id; break;
-    case Shape::tasks_of_node: in = k == Kind::task && event.node_id == scope.id; break;
-    case Shape::service:
-      in = (k == Kind::service && event.object_id == scope.id) ||
-           (k == Kind::task && event.service_id == scope.id);
-      break;
-    case Shape::node:
-      in = (k == Kind::node && event.object_id == scope.id) ||
-           (k == Kind::task && event.node_id == scope.id);
-      break;
-    case Shape::stack: in = k != Kind::node && event.stack == scope.id; break;
-    case Shape::object: in = k == scope.kind && event.object_id == scope.id; break;
-    case Shape::cluster: in = false; break;
+  if (in_shape(scope, k, event.object_id, {event.service_id, event.node_id, event.stack}) &&
+      passes(scope, k, event.object.get(), event.stack_object.get(), snap)) {
+    return Show::yes;
   }
-  if (!in || !scope.filtered) return in;
-  const auto& program = scope.filters.at(static_cast<std::size_t>(k));
-  if (!program) return false;
-  if (k == Kind::stack) return event.stack_object && program->matches(snap, *event.stack_object);
-  return event.object && program->matches(snap, *event.object);
+  // Not shown as it is now; but if it was shown as it was, this change took it out.
+  if (event.action != state::Action::update || (!event.previous && !event.previous_stack_object)) {
+    return Show::no;
+  }
+  const Place was{event.previous_service_id, event.previous_node_id, event.previous_stack};
+  return in_shape(scope, k, event.object_id, was) &&
+                 passes(scope, k, event.previous.get(), event.previous_stack_object.get(), snap)
+             ? Show::left
+             : Show::no;
 }
 
 }  // namespace narwhal::live

@@ -6,6 +6,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "narwhal/util/log.hpp"
 #include "narwhal/util/text.hpp"
@@ -167,9 +168,9 @@ Frame sync_frame(std::uint64_t id, std::string_view reason) {
   return make_frame(std::move(f));
 }
 
-// A single event's frame, sharing the event.
-Frame frame_of(const EventPtr& e) {
-  return {e, &e->frame};
+// A single event's frame as shown `how`, sharing the event.
+Frame frame_of(const Shown& s) {
+  return {s.event, &s.event->frame_as(s.how)};
 }
 
 }  // namespace
@@ -339,13 +340,20 @@ struct Hub::Impl {
   void deliver(const std::vector<StreamPtr>& targets, const Frame& cluster, std::uint64_t id) {
     const Frame sync = sync_frame(id, "this stream fell behind; reload and reconnect");
     const auto snap = store.snapshot();
-    // Streams showing the same events share one batch frame; streams with the same scope share
-    // the decision (10 000 dashboards mostly watch a few dozen scopes).
-    std::unordered_map<std::uint64_t, Frame> by_mask;
+    // Streams showing the same events (each in the same variant) share one batch frame; streams
+    // with the same scope share the decision (10 000 dashboards mostly watch a few dozen scopes).
+    struct MaskHash {
+      std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& m) const noexcept {
+        return std::hash<std::uint64_t>{}(m.first ^ (m.second * 0x9E3779B97F4A7C15ULL));
+      }
+    };
+    // Up to 64 pending events: a bit per event shown, and a bit per event shown as leaving.
+    std::unordered_map<std::pair<std::uint64_t, std::uint64_t>, Frame, MaskHash> by_mask;
+    // More: the list of (index << 1 | leaving).
     std::map<std::vector<std::uint32_t>, Frame> by_list;
     std::unordered_map<std::string_view, Frame> by_scope;
     std::vector<std::uint32_t> shown;
-    std::vector<EventPtr> picked;
+    std::vector<Shown> picked;
     for (const auto& s : targets) {
       Frame frame;
       // A stream that resumed ahead of the hub skips what it has seen, so it decides alone.
@@ -358,21 +366,27 @@ struct Hub::Impl {
       } else if (!pending.empty()) {
         shown.clear();
         for (std::uint32_t i = 0; i < pending.size(); ++i) {
-          if (pending[i]->id > s->skip_through() && shows(s->scope(), *pending[i], *snap)) {
-            shown.push_back(i);
-          }
+          if (pending[i]->id <= s->skip_through()) continue;
+          const Show how = shows(s->scope(), *pending[i], *snap);
+          if (how != Show::no) shown.push_back(i << 1 | (how == Show::left ? 1U : 0U));
         }
+        const auto pick = [&](std::uint32_t v) {
+          return Shown{pending[v >> 1], (v & 1U) != 0 ? Show::left : Show::yes};
+        };
         if (shown.size() == 1) {
-          frame = frame_of(pending[shown[0]]);
+          frame = frame_of(pick(shown[0]));
         } else if (shown.size() > 1) {
           auto build = [&] {
             picked.clear();
-            for (const auto i : shown) picked.push_back(pending[i]);
+            for (const auto v : shown) picked.push_back(pick(v));
             return make_frame(batch_frame(picked.data(), picked.size()));
           };
           if (pending.size() <= 64) {
-            std::uint64_t mask = 0;
-            for (const auto i : shown) mask |= std::uint64_t{1} << i;
+            std::pair<std::uint64_t, std::uint64_t> mask{0, 0};
+            for (const auto v : shown) {
+              mask.first |= std::uint64_t{1} << (v >> 1);
+              mask.second |= std::uint64_t{v & 1U} << (v >> 1);
+            }
             auto& f = by_mask[mask];
             if (!f) f = build();
             frame = f;
@@ -473,9 +487,11 @@ struct Hub::Impl {
           const auto first =
               std::upper_bound(ring.begin(), ring.end(), *from,
                                [](std::uint64_t id, const EventPtr& e) { return id < e->id; });
-          std::vector<EventPtr> missed;
+          // Decided as the live stream decides, and in the same variants' bytes.
+          std::vector<Shown> missed;
           for (auto it = first; it != ring.end(); ++it) {
-            if (shows(s->scope(), **it, *snap)) missed.push_back(*it);
+            const Show how = shows(s->scope(), **it, *snap);
+            if (how != Show::no) missed.push_back({*it, how});
           }
           if (missed.size() == 1) {
             s->push_first(frame_of(missed[0]));

@@ -105,7 +105,8 @@ const SseEvent* expect(SseClient& c, const std::string& what, const EventPred& p
 }
 
 // The wire format of every frame received: JSON that parses, single frames named by their type,
-// batches of several, IDs that grow, `resource` exactly when the action is not a removal.
+// batches of several, IDs that grow, `resource` exactly when the action is not a removal or is
+// the removal that says the object left the stream's filter (`"reason": "filter"`).
 void check_well_formed(const SseClient& c, bool strict_ids = true) {
   CHECK_MESSAGE(c.errors().empty(), c.describe());
   CHECK_MESSAGE(!c.ended(), c.describe());
@@ -139,7 +140,9 @@ void check_well_formed(const SseClient& c, bool strict_ids = true) {
     CHECK_MESSAGE(!str_at(*e.payload, "/@id").empty(), e.describe());
     CHECK_MESSAGE(!e.time.empty(), e.describe());
     const auto* r = e.resource();
-    CHECK_MESSAGE((r == nullptr) == (e.action == "remove"), e.describe());
+    const bool left = e.action == "remove" && str_at(*e.payload, "/reason") == "filter";
+    CHECK_MESSAGE((r == nullptr) == (e.action == "remove" && !left), e.describe());
+    CHECK_MESSAGE((left || str_at(*e.payload, "/reason").empty()), e.describe());
     if (r != nullptr) {
       CHECK_MESSAGE(str_at(*r, "/@id") == str_at(*e.payload, "/@id"), e.describe());
     }
@@ -637,6 +640,172 @@ TEST_CASE("sse c: past the stream cap, 429 SSE001 with Retry-After") {
                              return c.status() == 200;
                            }),
                 "no room after a stream closed: " << last);
+}
+
+// `state == "running"`, URL-encoded.
+const std::string kRunningFilter = "filter=state%20%3D%3D%20%22running%22";
+
+bool left_filter(const SseEvent& e) {
+  return e.action == "remove" && str_at(*e.payload, "/reason") == "filter";
+}
+
+std::string join(const std::set<std::string>& ids) {
+  std::string s;
+  for (const auto& id : ids) s += (s.empty() ? "" : ",") + id;
+  return "{" + s + "}";
+}
+
+// What a live view built on `c` holds of `service_id`'s tasks: task ID → state. Creates and
+// updates put a task in; removals (those saying it left the filter too) take it out.
+std::map<std::string, std::string> view_of(const SseClient& c, const std::string& service_id) {
+  std::map<std::string, std::string> view;
+  std::set<std::string> ours;
+  for (const auto& e : c.events()) {
+    if (e.type != "task") continue;
+    if (service_of_task(e) == service_id) ours.insert(e.id);
+    if (ours.count(e.id) == 0) continue;
+    if (e.action == "remove") {
+      view.erase(e.id);
+    } else if (const auto* r = e.resource()) {
+      view[e.id] = str_at(*r, "/Status/State");
+    }
+  }
+  return view;
+}
+
+// One event as a comparable line: what it says, not which frame carried it.
+std::string line_of(const SseEvent& e) {
+  const auto* r = e.resource();
+  return e.type + " " + e.action + " " + str_at(*e.payload, "/reason") + " " + e.id + " " +
+         (r != nullptr ? str_at(*r, "/Status/State") : "-") + " \"" + e.summary + "\" " + e.time;
+}
+
+std::string lines(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& l : v) s += "\n    " + l;
+  return s;
+}
+
+// A live view built on a filtered stream stays true (SPEC §8): a task that stops running arrives
+// as `remove` with `"reason": "filter"` (the task as it now is), and a reconnect replays the same.
+TEST_CASE("sse d: a task that stops matching a stream's filter leaves it, live and replayed") {
+  Swarm& s = require_swarm();
+  require_ready(s);
+  const std::string running_tasks = "/tasks?" + kRunningFilter;
+  auto filtered = open_stream(s, running_tasks);
+  auto all = open_stream(s, "/tasks");
+  const auto lf_id =
+      docker_ok(s, {"service", "create", "--detach", "--quiet", "--name", "lf", "--replicas", "3",
+                    "--stop-signal", "KILL", "tiny:latest", "/busybox", "sleep", "1000"});
+  // True: the view holds, all running, exactly the tasks the engine runs and narwhal lists for
+  // the same filter.
+  std::string last;
+  const auto view_is_true = [&](std::size_t want) {
+    filtered->read_for(200ms);
+    std::set<std::string> in_view;
+    for (const auto& [id, state] : view_of(*filtered, lf_id)) {
+      if (state != "running") {
+        last = "the view holds " + id + " as " + state;
+        return false;
+      }
+      in_view.insert(id);
+    }
+    const auto engine = docker_running_task_ids(s, "lf");
+    const auto rows =
+        task_rows(s, "/services/" + lf_id + "/tasks?limit=200&" + kRunningFilter, last);
+    if (!rows) return false;
+    std::set<std::string> listed;
+    for (const auto& r : *rows) listed.insert(r.id);
+    last = "view " + join(in_view) + ", engine " + join(engine) + ", GET " + join(listed);
+    return in_view.size() == want && in_view == engine && in_view == listed;
+  };
+  REQUIRE_MESSAGE(eventually(s, kEventBudget, last, [&] { return view_is_true(3); }),
+                  "3 running tasks of lf: " << last << "; " << filtered->describe());
+  const std::string before_scale = filtered->last_event_id();
+  const auto before_id = std::strtoull(before_scale.c_str(), nullptr, 10);
+  const auto three = view_of(*filtered, lf_id);
+
+  // Scale down: two tasks stop (and the engine soon deletes them: narwhal may see them stopped,
+  // or only gone).
+  docker_ok(s, {"service", "scale", "--detach", "lf=1"});
+  CHECK_MESSAGE(eventually(s, kEventBudget, last, [&] { return view_is_true(1); }),
+                "scaled to 1: " << last << "; " << filtered->describe());
+  // A rolling update: the last old task is shut down and stays listed, so narwhal surely sees
+  // it stop.
+  const auto one = view_of(*filtered, lf_id);
+  REQUIRE_MESSAGE(one.size() == 1, filtered->describe());
+  const std::string survivor = one.begin()->first;
+  docker_ok(s, {"service", "update", "--detach", "--env-add", "LEAVE=1", "lf"});
+  if (const auto* e =
+          expect(*filtered, "the replaced task leaving the filter",
+                 [&](const SseEvent& ev) { return ev.id == survivor && left_filter(ev); })) {
+    REQUIRE(e->resource() != nullptr);
+    CHECK_MESSAGE(str_at(*e->resource(), "/Status/State") != "running", e->describe());
+    CHECK(str_at(*e->resource(), "/ID") == survivor);
+  }
+  CHECK_MESSAGE(
+      eventually(s, kEventBudget, last,
+                 [&] { return view_is_true(1) && view_of(*filtered, lf_id).count(survivor) == 0; }),
+      "after the update: " << last << "; " << filtered->describe());
+  filtered->drain();
+  all->drain();
+
+  // Every task that narwhal saw stop running (on the unfiltered stream) left the filtered one
+  // with that very change; every task that left the view did so by a removal.
+  std::map<std::string, std::string> state_of;  // on the unfiltered stream
+  std::size_t leaves = 0;
+  for (const auto& e : all->events()) {
+    if (e.type != "task" || (three.count(e.id) == 0 && service_of_task(e) != lf_id)) continue;
+    const auto* r = e.resource();
+    const std::string now = r != nullptr ? str_at(*r, "/Status/State") : "";
+    if (e.action == "update" && state_of[e.id] == "running" && now != "running") {
+      ++leaves;
+      CHECK_MESSAGE(filtered->find([&](const SseEvent& f) {
+        return left_filter(f) && f.id == e.id && f.summary == e.summary && f.time == e.time &&
+               f.resource() != nullptr && str_at(*f.resource(), "/Status/State") == now;
+      }) != nullptr,
+                    e.describe() << " did not leave " << filtered->describe());
+    }
+    if (r != nullptr) state_of[e.id] = now;
+  }
+  CHECK_MESSAGE(leaves >= 1, all->describe());
+  for (const auto& [id, state] : three) {
+    const SseEvent* final_event = nullptr;
+    for (const auto& e : filtered->events()) {
+      if (e.id == id) final_event = &e;
+    }
+    REQUIRE(final_event != nullptr);
+    CHECK_MESSAGE(final_event->action == "remove", final_event->describe());
+  }
+  // Nothing that does not run is shown as if it did.
+  check_scope(*filtered, "running tasks", [](const SseEvent& e) {
+    const auto* r = e.resource();
+    return e.type == "task" &&
+           (e.action == "remove" || (r != nullptr && str_at(*r, "/Status/State") == "running"));
+  });
+
+  // A reconnect from before the scale replays what the live stream got since, event for event.
+  auto again = open_stream(s, running_tasks, {{"Last-Event-ID", before_scale}});
+  REQUIRE_MESSAGE(again->wait_for(kReplayBudget, [&] { return !replayed(*again).empty(); }),
+                  again->describe());
+  const auto got = replayed(*again);
+  const std::uint64_t upto = got.front()->frame_id;
+  CHECK_MESSAGE(filtered->wait_for(kReplayBudget,
+                                   [&] {
+                                     return std::any_of(
+                                         filtered->events().begin(), filtered->events().end(),
+                                         [&](const SseEvent& e) { return e.frame_id >= upto; });
+                                   }),
+                filtered->describe());
+  std::vector<std::string> live, replay;
+  for (const auto& e : filtered->events()) {
+    if (e.frame_id > before_id && e.frame_id <= upto) live.push_back(line_of(e));
+  }
+  for (const auto* e : got) replay.push_back(line_of(*e));
+  CHECK_MESSAGE(replay == live, "replayed" << lines(replay) << "\n  live" << lines(live));
+
+  for (const auto* c : {filtered.get(), all.get(), again.get()}) check_well_formed(*c);
+  docker_ok(s, {"service", "rm", "lf"});
 }
 
 // Last: narwhal restarts under the tests (same port, same argv).

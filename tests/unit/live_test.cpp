@@ -14,6 +14,7 @@
 using namespace narwhal;
 using namespace std::chrono_literals;
 using live::Scope;
+using live::Show;
 using state::Kind;
 
 namespace {
@@ -155,7 +156,7 @@ TEST_CASE("an event is its detail resource, framed once, and batches are JSON ar
   REQUIRE(st->stack_object);
   CHECK(st->stack_object->name == "shop");
 
-  const live::EventPtr both[] = {e, st};
+  const live::Shown both[] = {{e}, {st}};
   const std::string batch = live::batch_frame(both, 2);
   CHECK(batch.starts_with("id: " + std::to_string(entries[1].id) + "\nevent: batch\n"));
   const std::string data = data_of(batch, "batch");
@@ -199,49 +200,49 @@ TEST_CASE("scopes: lists, owners, details, stacks, types and filters") {
   REQUIRE(stk);
   CHECK(tsk->stack == "shop");  // a task is in its service's stack
 
-  CHECK(live::shows(list_of(Kind::service), *svc, *snap));
-  CHECK_FALSE(live::shows(list_of(Kind::service), *tsk, *snap));
-  CHECK(live::shows(list_of(Kind::stack), *stk, *snap));
+  CHECK(live::shows(list_of(Kind::service), *svc, *snap) == Show::yes);
+  CHECK(live::shows(list_of(Kind::service), *tsk, *snap) == Show::no);
+  CHECK(live::shows(list_of(Kind::stack), *stk, *snap) == Show::yes);
 
   Scope of_service{Scope::Shape::service, Kind::service, "svc1"};
-  CHECK(live::shows(of_service, *svc, *snap));
-  CHECK(live::shows(of_service, *tsk, *snap));
-  CHECK_FALSE(live::shows(of_service, *stk, *snap));
+  CHECK(live::shows(of_service, *svc, *snap) == Show::yes);
+  CHECK(live::shows(of_service, *tsk, *snap) == Show::yes);
+  CHECK(live::shows(of_service, *stk, *snap) == Show::no);
   Scope other_service{Scope::Shape::service, Kind::service, "svc2"};
-  CHECK_FALSE(live::shows(other_service, *tsk, *snap));
+  CHECK(live::shows(other_service, *tsk, *snap) == Show::no);
 
   Scope of_node{Scope::Shape::node, Kind::node, "node1"};
-  CHECK(live::shows(of_node, *tsk, *snap));
-  CHECK_FALSE(live::shows(of_node, *svc, *snap));
+  CHECK(live::shows(of_node, *tsk, *snap) == Show::yes);
+  CHECK(live::shows(of_node, *svc, *snap) == Show::no);
   Scope tasks_on_node{Scope::Shape::tasks_of_node, Kind::task, "node1"};
-  CHECK(live::shows(tasks_on_node, *tsk, *snap));
+  CHECK(live::shows(tasks_on_node, *tsk, *snap) == Show::yes);
   Scope tasks_of{Scope::Shape::tasks_of_service, Kind::task, "svc1"};
-  CHECK(live::shows(tasks_of, *tsk, *snap));
-  CHECK_FALSE(live::shows(tasks_of, *svc, *snap));
+  CHECK(live::shows(tasks_of, *tsk, *snap) == Show::yes);
+  CHECK(live::shows(tasks_of, *svc, *snap) == Show::no);
 
   Scope stack{Scope::Shape::stack, Kind::stack, "shop"};
-  CHECK(live::shows(stack, *svc, *snap));
-  CHECK(live::shows(stack, *tsk, *snap));
-  CHECK(live::shows(stack, *stk, *snap));
+  CHECK(live::shows(stack, *svc, *snap) == Show::yes);
+  CHECK(live::shows(stack, *tsk, *snap) == Show::yes);
+  CHECK(live::shows(stack, *stk, *snap) == Show::yes);
   Scope object{Scope::Shape::object, Kind::task, "t1"};
-  CHECK(live::shows(object, *tsk, *snap));
-  CHECK_FALSE(live::shows(object, *svc, *snap));
+  CHECK(live::shows(object, *tsk, *snap) == Show::yes);
+  CHECK(live::shows(object, *svc, *snap) == Show::no);
 
   Scope events;
   events.kinds = Scope::bit(Kind::task) | Scope::bit(Kind::stack);
-  CHECK_FALSE(live::shows(events, *svc, *snap));
-  CHECK(live::shows(events, *tsk, *snap));
+  CHECK(live::shows(events, *svc, *snap) == Show::no);
+  CHECK(live::shows(events, *tsk, *snap) == Show::yes);
 
   // A filter applies per kind; a kind it did not compile for shows nothing.
   Scope filtered;
   filtered.filtered = true;
   filtered.filters.at(static_cast<std::size_t>(Kind::task)) =
       query::compile_filter(Kind::task, R"(state == "running")").value();
-  CHECK(live::shows(filtered, *tsk, *snap));
-  CHECK_FALSE(live::shows(filtered, *svc, *snap));
+  CHECK(live::shows(filtered, *tsk, *snap) == Show::yes);
+  CHECK(live::shows(filtered, *svc, *snap) == Show::no);
   filtered.filters.at(static_cast<std::size_t>(Kind::task)) =
       query::compile_filter(Kind::task, R"(state == "failed")").value();
-  CHECK_FALSE(live::shows(filtered, *tsk, *snap));
+  CHECK(live::shows(filtered, *tsk, *snap) == Show::no);
 }
 
 TEST_CASE("a stream gets retry first, then the changes of its scope") {
@@ -527,4 +528,220 @@ TEST_CASE("resuming from an ID /history shows but the hub has not sent yet is no
   CHECK(r.text().find("beta") != std::string::npos);
   CHECK(r.text().find("alpha") == std::string::npos);  // already seen, through /history
   CHECK(r.text().find("event: sync") == std::string::npos);
+}
+
+// ---- Leaving a stream: an update that takes an object out of a scope or filter (SPEC §8) ----
+
+namespace {
+
+Scope filtered_list(Kind k, const std::string& expression) {
+  Scope s = list_of(k);
+  s.filtered = true;
+  s.filters.at(static_cast<std::size_t>(k)) = query::compile_filter(k, expression).value();
+  return s;
+}
+
+// "<id> <action>[/<reason>] [<task state>]" of each event in `frames`, in order (single and
+// batched alike), joined by "; "; frames without data (retry, keepalives) are skipped.
+std::string summary_of(const std::vector<live::Frame>& frames) {
+  std::string out;
+  for (const auto& f : frames) {
+    const auto at = f->find("event: ");
+    if (at == std::string::npos) continue;
+    const std::string name = f->substr(at + 7, f->find('\n', at) - at - 7);
+    const std::string data = data_of(*f, name);
+    rapidjson::Document d;
+    d.Parse(data.data(), data.size());
+    REQUIRE_FALSE(d.HasParseError());
+    const auto one = [&](const rapidjson::Value& v) {
+      if (!out.empty()) out += "; ";
+      std::string s = v["id"].GetString();
+      s += ' ';
+      s += v["action"].GetString();
+      if (v.HasMember("reason")) s += "/" + std::string(v["reason"].GetString());
+      if (v.HasMember("resource") && v["resource"].HasMember("Status")) {
+        s += ' ';
+        s += v["resource"]["Status"]["State"].GetString();
+      }
+      out += s;
+    };
+    if (d.IsArray()) {
+      for (const auto& v : d.GetArray()) one(v);
+    } else {
+      one(d);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an update out of a filter or scope is shown as leaving it; other streams are as before") {
+  state::Store store(100);
+  (void)store.apply(test::full_sync());
+  state::Change c;
+  c.upserts = {service("svc1", "shop_web", 5, 2, "shop"), service("svc2", "shop_db", 5, 1, "shop"),
+               task("t1", "svc1", "node1", 6, "running")};
+  (void)store.apply(c);
+  const auto before = store.snapshot();
+  state::Change failed;
+  failed.upserts = {task("t1", "svc1", "node1", 7, "failed")};
+  const auto entries = store.apply(failed);
+  REQUIRE(entries.size() == 1);
+  REQUIRE(entries[0].previous);  // the store keeps the object as it was
+  CHECK(entries[0].previous->version == 6);
+  const auto snap = store.snapshot();
+  const render::Site site;
+  const auto e = live::make_event(entries[0], *snap, *before, site);
+
+  const Scope running = filtered_list(Kind::task, R"(state == "running")");
+  CHECK(live::shows(running, *e, *snap) == Show::left);
+  CHECK(live::shows(list_of(Kind::task), *e, *snap) == Show::yes);  // unfiltered: the update
+  // Matching neither before nor after: nothing; matching after: the plain update.
+  CHECK(live::shows(filtered_list(Kind::task, R"(state == "complete")"), *e, *snap) == Show::no);
+  CHECK(live::shows(filtered_list(Kind::task, R"(state == "failed")"), *e, *snap) == Show::yes);
+
+  // The leave variant: the same event with the action replaced, and the resource as it now is.
+  const std::string& left = e->frame_as(Show::left);
+  CHECK(&left == &e->frame_as(Show::left));  // rendered once, shared
+  CHECK(&e->frame_as(Show::yes) == &e->frame);
+  CHECK(left.starts_with("id: " + std::to_string(entries[0].id) + "\nevent: task\ndata: {"));
+  CHECK(left.ends_with("}\n\n"));
+  CHECK(left.find(e->json_as(Show::left)) != std::string::npos);
+  rapidjson::Document d;
+  d.Parse(e->json_as(Show::left).data(), e->json_as(Show::left).size());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["action"].GetString()) == "remove");
+  CHECK(std::string(d["reason"].GetString()) == "filter");
+  CHECK(std::string(d["id"].GetString()) == "t1");
+  REQUIRE(d.HasMember("resource"));
+  CHECK(std::string(d["resource"]["Status"]["State"].GetString()) == "failed");
+  rapidjson::Document plain;
+  plain.Parse(e->json().data(), e->json().size());
+  CHECK(std::string(plain["action"].GetString()) == "update");
+  CHECK_FALSE(plain.HasMember("reason"));
+
+  // A create or a removal has no "before" to have left.
+  state::Change fresh;
+  fresh.upserts = {task("t2", "svc1", "node1", 8, "failed")};
+  const auto created = store.apply(fresh);
+  REQUIRE(created.size() == 1);
+  CHECK_FALSE(created[0].previous);
+  const auto ce = live::make_event(created[0], *store.snapshot(), *snap, site);
+  CHECK(live::shows(running, *ce, *store.snapshot()) == Show::no);
+
+  // Scopes: the task moves to another node (and a service leaves its stack).
+  const auto at_failed = store.snapshot();
+  state::Change moved;
+  moved.upserts = {task("t1", "svc1", "node2", 9, "failed"), service("svc2", "db", 10, 1)};
+  const auto m = store.apply(moved);
+  const auto now = store.snapshot();
+  live::EventPtr mt, ms, mstack;
+  for (const auto& en : m) {
+    auto ev = live::make_event(en, *now, *at_failed, site);
+    if (en.kind == Kind::task) mt = ev;
+    if (en.kind == Kind::service) ms = ev;
+    if (en.kind == Kind::stack) mstack = ev;
+  }
+  REQUIRE(mt);
+  REQUIRE(ms);
+  REQUIRE(mstack);
+  const Scope on_node1{Scope::Shape::tasks_of_node, Kind::task, "node1"};
+  const Scope on_node2{Scope::Shape::tasks_of_node, Kind::task, "node2"};
+  const Scope on_node3{Scope::Shape::tasks_of_node, Kind::task, "node3"};
+  CHECK(live::shows(on_node1, *mt, *now) == Show::left);
+  CHECK(live::shows(on_node2, *mt, *now) == Show::yes);
+  CHECK(live::shows(on_node3, *mt, *now) == Show::no);
+  CHECK(live::shows(Scope{Scope::Shape::node, Kind::node, "node1"}, *mt, *now) == Show::left);
+  CHECK(live::shows(Scope{Scope::Shape::tasks_of_service, Kind::task, "svc1"}, *mt, *now) ==
+        Show::yes);
+  const Scope shop{Scope::Shape::stack, Kind::stack, "shop"};
+  CHECK(live::shows(shop, *ms, *now) == Show::left);
+  CHECK(live::shows(shop, *mstack, *now) == Show::yes);  // the stack's own membership change
+  // A stack that stops matching a stack filter: two services before, one now.
+  CHECK(live::shows(filtered_list(Kind::stack, "services > 1"), *mstack, *now) == Show::left);
+  CHECK(live::shows(filtered_list(Kind::stack, "services > 0"), *mstack, *now) == Show::yes);
+  CHECK(live::shows(filtered_list(Kind::stack, "services > 2"), *mstack, *now) == Show::no);
+}
+
+TEST_CASE("a filtered stream hears when a task leaves it; an unfiltered one gets the update") {
+  Live l;
+  const auto running = l.hub.open(filtered_list(Kind::task, R"(state == "running")"), "");
+  const auto all = l.hub.open(list_of(Kind::task), "");
+  const auto never = l.hub.open(filtered_list(Kind::task, R"(state == "complete")"), "");
+  for (const auto& s : {running, all, never}) (void)s->take();
+
+  const auto started = l.upsert({task("t1", "svc1", "n1", 3, "running")});
+  const auto got_started =
+      collect(running, [](const std::string& t) { return t.find("running") != t.npos; });
+  CHECK(summary_of(got_started.frames) == "t1 create running");
+  (void)l.upsert({task("t1", "svc1", "n1", 4, "failed")});
+  const auto left =
+      collect(running, [](const std::string& t) { return t.find("\"failed\"") != t.npos; });
+  CHECK(summary_of(left.frames) == "t1 remove/filter failed");
+  const auto plain = collect(all, [](const std::string& t) { return count(t, "\"t1\"") >= 2; });
+  CHECK(summary_of(plain.frames) == "t1 create running; t1 update failed");
+  // Once out, later changes that keep it out are not the filtered stream's business.
+  (void)l.upsert({task("t1", "svc1", "n1", 5, "shutdown")});
+  (void)collect(all, [](const std::string& t) { return t.find("shutdown") != t.npos; });
+  l.hub.flush_now();
+  std::this_thread::sleep_for(50ms);
+  CHECK(running->take().frames.empty());
+  // A filter the task never matched: nothing, not even a leave.
+  CHECK(never->take().frames.empty());
+
+  // A reconnect from before the leave replays the very bytes the live stream got.
+  REQUIRE(left.frames.size() == 1);
+  const auto again =
+      l.hub.open(filtered_list(Kind::task, R"(state == "running")"), std::to_string(started[0].id));
+  const auto replayed = again->take();
+  REQUIRE(replayed.frames.size() == 2);  // retry, then the leave
+  CHECK(*replayed.frames[1] == *left.frames[0]);
+  CHECK(replayed.frames[1].get() == left.frames[0].get());  // rendered once
+  const auto never_again = l.hub.open(filtered_list(Kind::task, R"(state == "complete")"),
+                                      std::to_string(started[0].id));
+  CHECK(never_again->take().frames.size() == 1);  // retry only
+}
+
+TEST_CASE("a batch mixes plain and leave events, and is shared only by streams showing both so") {
+  live::HubOptions o;
+  o.batch_interval = 150ms;
+  Live l(o);
+  const auto a = l.hub.open(filtered_list(Kind::task, R"(state == "running")"), "");
+  // Another stream with the same filter compiled apart: another scope, the same events.
+  const auto b = l.hub.open(filtered_list(Kind::task, R"(state == "running")"), "");
+  const auto all = l.hub.open(list_of(Kind::task), "");
+  for (const auto& s : {a, b, all}) (void)s->take();
+  const auto baseline =
+      l.upsert({task("t1", "svc1", "n1", 3, "running"), task("t2", "svc1", "n1", 4, "running")});
+  (void)collect(a, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  (void)collect(b, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  (void)collect(all, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+
+  // Within one window: t1 fails, t2 moves but still runs.
+  (void)l.upsert({task("t1", "svc1", "n1", 5, "failed")});
+  REQUIRE(l.upsert({task("t2", "svc1", "n2", 6, "running")}).size() == 1);
+  const auto ra = collect(a, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  const auto rb = collect(b, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  const auto rall =
+      collect(all, [](const std::string& t) { return t.find("event: batch") != t.npos; });
+  REQUIRE(ra.frames.size() == 1);
+  REQUIRE(rb.frames.size() == 1);
+  REQUIRE(rall.frames.size() == 1);
+  CHECK(summary_of(ra.frames) == "t1 remove/filter failed; t2 update running");
+  CHECK(ra.frames[0].get() == rb.frames[0].get());  // the same events, the same variants
+  // The same events in other variants: another frame.
+  CHECK(summary_of(rall.frames) == "t1 update failed; t2 update running");
+
+  // Replayed from before the window: the same batch, byte for byte.
+  const auto again = l.hub.open(filtered_list(Kind::task, R"(state == "running")"),
+                                std::to_string(baseline.back().id));
+  const auto replayed = again->take();
+  REQUIRE(replayed.frames.size() == 2);
+  CHECK(*replayed.frames[1] == *ra.frames[0]);
+  const auto again_all = l.hub.open(list_of(Kind::task), std::to_string(baseline.back().id));
+  const auto replayed_all = again_all->take();
+  REQUIRE(replayed_all.frames.size() == 2);
+  CHECK(*replayed_all.frames[1] == *rall.frames[0]);
 }
