@@ -16,6 +16,7 @@
 #include "narwhal/sim/engine.hpp"
 #include "narwhal/state/store.hpp"
 #include "narwhal/util/log.hpp"
+#include "narwhal/util/time.hpp"
 #include "narwhal/watch/watcher.hpp"
 
 #ifndef NARWHAL_VERSION
@@ -97,6 +98,79 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
   out.push_back(
       one("narwhal_ready", "1 while /-/ready answers 200.", Type::gauge, handler.ready() ? 1 : 0));
   narwhal::metrics::swarm_families(*snap, out);
+}
+
+// What the watcher did: events by type, connections, syncs, task re-lists, engine errors.
+void watcher_families(const narwhal::watch::Watcher& watcher, const narwhal::state::Store& store,
+                      std::vector<Family>& out) {
+  const auto w = watcher.stats();
+  auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  Family events{
+      "narwhal_engine_events_total", "Engine events received, by their type.", Type::counter, {}};
+  for (const auto& c : w.events_by_type)
+    events.samples.push_back({{{"type", c.label}}, d(c.value)});
+  out.push_back(std::move(events));
+  Family errors{"narwhal_engine_request_errors_total",
+                "Engine calls that failed, by endpoint and status (an HTTP status, timeout, "
+                "unreachable or malformed).",
+                Type::counter,
+                {}};
+  for (const auto& e : w.request_errors) {
+    errors.samples.push_back({{{"endpoint", e.endpoint}, {"status", e.status}}, d(e.value)});
+  }
+  out.push_back(std::move(errors));
+  out.push_back(one("narwhal_engine_connects_total",
+                    "Engine connections that completed a full sync.", Type::counter,
+                    d(w.connects)));
+  out.push_back(one("narwhal_engine_reconnects_total",
+                    "Times the engine connection was lost (or could not be made) and retried.",
+                    Type::counter, d(w.reconnects)));
+  out.push_back(one("narwhal_engine_full_syncs_total", "Full syncs completed.", Type::counter,
+                    d(w.full_syncs)));
+  out.push_back(one("narwhal_engine_full_sync_failures_total",
+                    "Full syncs the engine did not let finish.", Type::counter,
+                    d(w.full_sync_failures)));
+  out.push_back(one("narwhal_engine_full_sync_seconds_total", "Time spent in completed full syncs.",
+                    Type::counter, w.full_sync_seconds_total));
+  out.push_back(one("narwhal_engine_last_full_sync_seconds", "How long the last full sync took.",
+                    Type::gauge, w.last_full_sync_seconds));
+  out.push_back(one("narwhal_engine_task_relists_total",
+                    "Periodic and follow-up re-lists of every task.", Type::counter,
+                    d(w.task_relists)));
+  out.push_back(one("narwhal_engine_task_relist_seconds_total", "Time spent re-listing tasks.",
+                    Type::counter, w.task_relist_seconds_total));
+  out.push_back(one("narwhal_engine_task_relist_bytes_total",
+                    "Bytes of task listings read from the engine.", Type::counter,
+                    d(w.task_relist_bytes_total)));
+  out.push_back(one("narwhal_engine_follow_up_reads_total",
+                    "Re-reads made after an event until the engine recorded its outcome.",
+                    Type::counter, d(w.follow_up_reads)));
+  out.push_back(one("narwhal_engine_events_dropped_total",
+                    "Engine events dropped because the watcher's queue was full (a resync "
+                    "followed).",
+                    Type::counter, d(w.events_dropped)));
+  out.push_back(one("narwhal_engine_watchdog_pings_total",
+                    "Pings sent after a silent events stream.", Type::counter,
+                    d(w.watchdog_pings)));
+  out.push_back(one("narwhal_engine_watchdog_failures_total",
+                    "Pings the engine did not answer in time (the engine was called lost).",
+                    Type::counter, d(w.watchdog_failures)));
+  const double age =
+      w.last_event_micros == 0
+          ? -1
+          : static_cast<double>(narwhal::util::now_micros() - w.last_event_micros) / 1e6;
+  out.push_back(one("narwhal_engine_last_event_age_seconds",
+                    "Seconds since the last engine event arrived; -1 before the first.",
+                    Type::gauge, age));
+  const auto snap = store.snapshot();
+  out.push_back(one("narwhal_engine_manager",
+                    "1 while the engine is a swarm manager (0: it left the swarm or is a worker).",
+                    Type::gauge, snap->engine.manager ? 1 : 0));
+  out.push_back(one("narwhal_state_stale",
+                    "1 while the state served is the last known one, no longer refreshed.",
+                    Type::gauge, snap->engine.stale_since != 0 ? 1 : 0));
+  out.push_back(one("narwhal_state_synced", "1 once a first full sync has completed.", Type::gauge,
+                    snap->engine.synced ? 1 : 0));
 }
 
 Level to_level(narwhal::config::LogLevel l) {
@@ -213,7 +287,10 @@ int main(int argc, char** argv) {
   so.tls_key = cfg.tls_key;
   nw::http::Server server(so, handler);
   server.set_links_base(cfg.base_path);
-  exposition.add([&](std::vector<Family>& out) { own_families(hub, server, handler, store, out); });
+  exposition.add([&](std::vector<Family>& out) {
+    own_families(hub, server, handler, store, out);
+    watcher_families(watcher, store, out);
+  });
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -171,7 +171,7 @@ Reply Handler::Impl::problem(std::string code, std::string detail, std::string_v
 
 bool Handler::Impl::ready(const state::Snapshot& snap) const {
   const auto& e = snap.engine;
-  if (!e.synced) return false;
+  if (!e.synced || !e.manager) return false;
   if (e.connected) return true;
   return util::now_micros() - e.since < settings.ready_grace.count() * 1000;
 }
@@ -367,7 +367,19 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
     } else if (m.extension) {
       continue;  // /-/health.json is no path of narwhal's
     }
+    const bool data = serves_swarm_data(m.route->id);
+    if (data && rep != Representation::html && !snap->engine.synced) {
+      // Never an empty 200 a client would take for an empty swarm (§3).
+      Reply p = not_synced(rq, *snap, path);
+      p.vary_accept = m.route->negotiated;
+      return p;
+    }
     Reply r = serve(Call{rq, *m.route, m.args, rep, path, query, snap});
+    if ((data || m.route->id == RouteId::cluster) && snap->engine.stale_since != 0) {
+      // The last known state, no longer refreshed from a manager (/cluster says why and since
+      // when). RFC 9111 retired Warning, but 110 is still what caches and people recognise.
+      r.headers.emplace_back("Warning", std::string(kStaleWarning));
+    }
     // Exact path first: only when it names nothing does the extension form get its turn, and
     // when neither names anything the exact path's answer stands.
     if (r.status != 404) return r;
@@ -375,6 +387,17 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
   }
   if (first) return std::move(*first);
   return problem("API004", "no resource at " + std::string(path), path, rq.request_id);
+}
+
+Reply Handler::Impl::not_synced(const Request& rq, const state::Snapshot& snap,
+                                std::string_view path) const {
+  const auto& e = snap.engine;
+  std::string detail = "narwhal has not completed its first full sync with the engine";
+  if (!e.endpoint.empty()) detail += " at " + e.endpoint;
+  detail += e.last_error.empty() ? std::string(" yet: it is connecting") : ": " + e.last_error;
+  Reply p = problem(e.manager ? "ENG001" : "ENG002", std::move(detail), path, rq.request_id);
+  p.headers.emplace_back("Retry-After", "2");
+  return p;
 }
 
 Reply Handler::Impl::serve(const Call& c) const {

@@ -35,6 +35,8 @@ inline constexpr std::string_view kPublicHour = "public, max-age=3600";
 inline constexpr std::string_view kProblemType = "application/problem+json";
 // Bodies at or under this size are sent as they are: compressing them gains too little (§2).
 inline constexpr std::size_t kCompressAbove = 1024;
+// On data responses while the state served is no longer refreshed from a swarm manager.
+inline constexpr std::string_view kStaleWarning = "110 narwhal \"Response is Stale\"";
 
 // What a rendered body depends on: the generations of the kinds it shows, the meta generation
 // and the newest history ID; a cached body is reused only while all of them are unchanged.
@@ -141,6 +143,8 @@ struct Handler::Impl {
                                                 std::optional<Representation> extension,
                                                 std::string_view path) const;
   Reply serve(const Call& c) const;
+  // 503 ENG001/ENG002 with Retry-After: the engine's reason there is no data yet.
+  Reply not_synced(const Request& rq, const state::Snapshot& snap, std::string_view path) const;
   // The built-in page for text/html until the dashboard is built.
   // `base` is the URL without extension; `suffix` a query string both views keep ("?q=web").
   Reply html_page(const Call& c, std::string title, std::string description,

@@ -37,10 +37,17 @@ Reply Handler::Impl::health(const Call& /*c*/) const {
 Reply Handler::Impl::readiness(const Call& c) const {
   if (ready(*c.snap)) return meta_reply("{\"status\":\"ready\"}");
   const auto& e = c.snap->engine;
-  std::string why = !e.synced ? "no full sync with the engine has completed yet"
-                              : "the engine connection was lost";
+  std::string why;
+  if (!e.manager) {
+    why = "the engine at " + e.endpoint + " is not a swarm manager";
+  } else if (!e.synced) {
+    why = "no full sync with the engine has completed yet";
+  } else {
+    why = "the engine connection was lost " +
+          std::to_string((util::now_micros() - e.since) / 1'000'000) + " s ago";
+  }
   if (!e.last_error.empty()) why += ": " + e.last_error;
-  Reply p = problem(c, "ENG001", why);
+  Reply p = problem(c, e.manager ? "ENG001" : "ENG002", why);
   p.discovery_links = false;
   p.headers.emplace_back("Retry-After", "1");
   return p;

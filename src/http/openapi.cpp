@@ -123,6 +123,8 @@ struct Facts {
   bool streams = false;     // SSE, capped: 429
   bool detail = false;      // Last-Modified, If-Modified-Since, Content-Location
   bool readiness = false;   // 503 while not ready
+  bool swarm_data = false;  // 503 before the first full sync; Warning while stale
+  bool cluster = false;     // Warning while stale
   bool negotiated = false;  // Vary: Accept, and 406 when nothing offered is acceptable
 };
 
@@ -138,6 +140,8 @@ Facts facts_of(const Route& r) {
   f.streams = (r.offers & kOfferSse) != 0;
   f.detail = r.id == RouteId::detail;
   f.readiness = r.id == RouteId::ready;
+  f.swarm_data = serves_swarm_data(r.id);
+  f.cluster = r.id == RouteId::cluster;
   f.negotiated = r.negotiated;
   return f;
 }
@@ -263,7 +267,10 @@ constexpr std::string_view kStaticSchemas = R"json({
       "connected": {"type": "boolean"}, "synced": {"type": "boolean"}, "ready": {"type": "boolean"},
       "endpoint": {"type": "string"}, "apiVersion": {"type": "string"},
       "lastError": {"type": "string"},
-      "since": {"type": "string", "description": "RFC 3339: when `connected` last changed; empty when never"}}}}},
+      "since": {"type": "string", "description": "RFC 3339: when `connected` last changed; empty when never"},
+      "manager": {"type": "boolean", "description": "false while the engine answers but is no swarm manager (it left the swarm, or is a worker)"},
+      "stale": {"type": "boolean", "description": "true while the state shown is the last known one: the engine is lost or no manager"},
+      "staleSince": {"type": "string", "description": "RFC 3339: since when the state is stale; empty while it is current"}}}}},
 "Swarm": {"type": "object", "additionalProperties": true,
   "description": "The engine's swarm object, its own fields as Docker returns them; JoinTokens are always removed.",
   "required": ["@context", "@id", "@type"],
@@ -509,7 +516,7 @@ struct HeaderDoc {
   std::string_view name, type, description;
 };
 
-constexpr std::array<HeaderDoc, 10> kHeaders{{
+constexpr std::array<HeaderDoc, 11> kHeaders{{
     {"ETag", "string",
      "A strong tag of the body bytes, the same on every replica and after restarts; its weak "
      "form W/\"…\" when the body is compressed. JSON, Atom and YAML bodies only."},
@@ -526,6 +533,10 @@ constexpr std::array<HeaderDoc, 10> kHeaders{{
     {"Content-Location", "string",
      "The canonical URL, when the request named the object by an ID prefix or its name."},
     {"Retry-After", "integer", "Seconds to wait before asking again."},
+    {"Warning", "string",
+     "110 narwhal \"Response is Stale\" while the state served is the last known one: the "
+     "engine connection is lost or the engine is no swarm manager (/cluster says why and since "
+     "when)."},
     {"Request-Id", "string",
      "The client's Request-Id, or one narwhal made; the problem's requestId and the request's "
      "log lines carry it too."},
@@ -617,9 +628,12 @@ constexpr std::array<ProblemDoc, 8> kProblems{{
      "The server holds as many event streams as it allows (SSE001); try again after Retry-After.",
      "Retry-After", [](const Facts& f) { return f.streams; }},
     {"503", "NotReady",
-     "Not ready (ENG001): no full sync with the engine yet, or the connection was lost longer "
-     "than the grace period ago; the detail says which.",
-     "Retry-After", [](const Facts& f) { return f.readiness; }},
+     "Not ready: no full sync with the engine yet, or the connection was lost longer than the "
+     "grace period ago (ENG001), or the engine is no swarm manager (ENG002); the detail says "
+     "which, with the engine's own words. Data URLs answer it only until the first full sync "
+     "(never an empty 200); after that they serve the last known state, with a Warning while "
+     "it is stale.",
+     "Retry-After", [](const Facts& f) { return f.readiness || f.swarm_data; }},
     {"default", "Error",
      "Any other error, as a problem document: 431 (API005) for oversized request headers, 500 "
      "(API008) for a bug of narwhal's own.",
@@ -755,6 +769,7 @@ JsonValue success_headers(const Dom& d, const Facts& f, bool partial) {
     add("Accept-Ranges");
   }
   if (partial) add("Content-Range");
+  if (f.swarm_data || f.cluster) add("Warning");
   return out;
 }
 

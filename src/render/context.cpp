@@ -99,6 +99,9 @@ constexpr std::array kTerms{
     Term{"apiVersion"},
     Term{"lastError"},
     Term{"since"},  // "" before the first connection, so not typed as a date
+    Term{"manager"},
+    Term{"stale"},
+    Term{"staleSince"},  // "" while the state is current
     // Changes: /history items, live events and /search groups. `type` names a kind ("service");
     // read as a URL it would mint a wrong link, so it stays a literal (a Problem, above, is the
     // exception). It is data, never the keyword "@type".

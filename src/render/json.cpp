@@ -290,6 +290,12 @@ std::string render_cluster(const state::Snapshot& snap, const Site& site, bool r
   util::append_json_string(out, e.last_error);
   out += ",\"since\":";
   util::append_json_string(out, e.since != 0 ? util::format_rfc3339(e.since) : "");
+  out += ",\"manager\":";
+  out += e.manager ? "true" : "false";
+  out += ",\"stale\":";
+  out += e.stale_since != 0 ? "true" : "false";
+  out += ",\"staleSince\":";
+  util::append_json_string(out, e.stale_since != 0 ? util::format_rfc3339(e.stale_since) : "");
   out += "}}";
   return out;
 }

@@ -38,6 +38,12 @@ const std::vector<ErrorCode>& error_registry() {
        "narwhal has not completed a full sync with the Docker engine, or lost it longer than "
        "the grace period ago.",
        "Check the engine address and that it is a swarm manager; /cluster shows the last error."},
+      {"ENG002", 503, "Engine is not a swarm manager",
+       "The Docker engine answers, but it is not a manager of a swarm (it left the swarm, is a "
+       "worker, or never joined one), so narwhal cannot read the swarm's state. Data already "
+       "read is still served, marked stale.",
+       "Point narwhal at a manager (--docker-host), or make this node one (docker swarm init, "
+       "docker swarm join --token <manager token>, docker node promote)."},
       {"FLT001", 400, "Filter too long",
        "The filter expression is over the configured length limit.",
        "Shorten the expression, or split the question into several requests."},

@@ -58,9 +58,10 @@ struct Served {
     server.start();
   }
   ~Served() { hub.stop(); }
-  void set_synced(bool synced) {
+  void set_synced(bool synced, bool manager = true) {
     state::EngineState e;
     e.connected = e.synced = synced;
+    e.manager = manager;
     store.set_engine(e);
   }
   static live::HubOptions hub_options() {
@@ -187,6 +188,8 @@ TEST_CASE("every registered code is reachable by a request") {
   }
   s.set_synced(false);
   record(get(s, "/-/ready"));  // ENG001
+  s.set_synced(true, false);
+  record(get(s, "/-/ready"));  // ENG002
   s.set_synced(true);
 
   for (const auto& c : render::error_registry()) {

@@ -477,6 +477,9 @@ struct LiveFixture {
         handler(http::Settings{"", std::chrono::milliseconds(1000), 200, {}, "test", 64, 512, {}},
                 store, &hub) {
     (void)store.apply(test::full_sync());
+    state::EngineState e;
+    e.connected = e.synced = true;
+    store.set_engine(e);
   }
   static live::HubOptions options(std::size_t max_streams) {
     live::HubOptions o;
@@ -645,4 +648,60 @@ TEST_CASE("/-/metrics serves what the metrics source says, as Prometheus text") 
   CHECK(*r.body == "narwhal_up 1\n");
   CHECK_FALSE(r.discovery_links);
   CHECK(r.cache_control == "no-store");
+}
+
+TEST_CASE("before the first full sync, data URLs answer 503 with the engine's reason") {
+  Fixture f;
+  state::EngineState e;
+  e.endpoint = "unix:///var/run/docker.sock";
+  e.last_error = "engine unreachable: GET /_ping: connect /var/run/docker.sock: Permission denied";
+  f.store.set_engine(e);  // never synced
+  for (const auto* target : {"/services", "/tasks/abc", "/nodes/x/tasks", "/swarm", "/history",
+                             "/search?q=web", "/services.atom"}) {
+    INFO(target);
+    const auto r = f.get(target);
+    CHECK(r.status == 503);
+    CHECK(r.content_type == "application/problem+json");
+    CHECK(header(r, "Retry-After") == "2");
+    const auto d = json(r);
+    CHECK(std::string(d["type"].GetString()) == "/api/errors/ENG001");
+    CHECK(std::string(d["detail"].GetString()).find("Permission denied") != std::string::npos);
+  }
+  // What says why keeps answering: meta endpoints, /cluster, and the page that shows it.
+  CHECK(f.get("/-/health").status == 200);
+  CHECK(f.get("/-/ready").status == 503);
+  CHECK(f.get("/cluster").status == 200);
+  CHECK(f.get("/api").status == 200);
+  CHECK(f.get("/services", "text/html").status == 200);
+  // An engine that answers but is no manager: ENG002, in data URLs and readiness alike.
+  e.connected = true;
+  e.manager = false;
+  e.last_error = "the engine is not part of a swarm";
+  f.store.set_engine(e);
+  CHECK(std::string(json(f.get("/services"))["type"].GetString()) == "/api/errors/ENG002");
+  CHECK(std::string(json(f.get("/-/ready"))["type"].GetString()) == "/api/errors/ENG002");
+}
+
+TEST_CASE("stale state is served with a Warning; readiness says the engine is no manager") {
+  Fixture f;
+  CHECK(header(f.get("/services"), "Warning").empty());
+  state::EngineState e = f.store.snapshot()->engine;
+  e.manager = false;
+  e.stale_since = 1'700'000'000'000'000;
+  e.last_error = "the engine is not part of a swarm (it left, or never joined)";
+  f.store.set_engine(e);
+  const auto r = f.get("/services");
+  CHECK(r.status == 200);
+  CHECK(header(r, "Warning") == "110 narwhal \"Response is Stale\"");
+  CHECK(header(f.get("/cluster"), "Warning") == "110 narwhal \"Response is Stale\"");
+  CHECK(header(f.get("/-/health"), "Warning").empty());
+  const auto ready = f.get("/-/ready");
+  CHECK(ready.status == 503);
+  const auto d = json(ready);
+  CHECK(std::string(d["type"].GetString()) == "/api/errors/ENG002");
+  CHECK(std::string(d["detail"].GetString()).find("not part of a swarm") != std::string::npos);
+  const auto c = json(f.get("/cluster"));
+  CHECK(c["engine"]["stale"].GetBool());
+  CHECK_FALSE(c["engine"]["manager"].GetBool());
+  CHECK(std::string(c["engine"]["staleSince"].GetString()).starts_with("2023-11-14T"));
 }

@@ -167,16 +167,18 @@ TEST_CASE("parameters state their values and bounds where the table knows them")
 
 TEST_CASE("responses follow what each route can answer") {
   using Codes = std::set<std::string>;
+  // Data URLs answer 503 until the first full sync.
   CHECK(response_codes("/services") ==
-        Codes{"200", "206", "304", "400", "406", "416", "429", "default"});
+        Codes{"200", "206", "304", "400", "406", "416", "429", "503", "default"});
   CHECK(response_codes("/services/{id}") ==
-        Codes{"200", "304", "400", "404", "406", "409", "429", "default"});
+        Codes{"200", "304", "400", "404", "406", "409", "429", "503", "default"});
   CHECK(response_codes("/nodes/{id}/tasks") ==
-        Codes{"200", "206", "304", "400", "404", "406", "409", "416", "429", "default"});
+        Codes{"200", "206", "304", "400", "404", "406", "409", "416", "429", "503", "default"});
   // Stacks and volumes are addressed by exact name: never ambiguous.
   CHECK(response_codes("/stacks/{name}").count("409") == 0);
   CHECK(response_codes("/volumes/{name}").count("409") == 0);
-  CHECK(response_codes("/swarm") == Codes{"200", "304", "406", "default"});
+  CHECK(response_codes("/swarm") == Codes{"200", "304", "406", "503", "default"});
+  CHECK(response_codes("/cluster").count("503") == 0);  // it says why the others answer 503
   CHECK(response_codes("/api/errors/{code}") == Codes{"200", "304", "404", "406", "default"});
   CHECK(response_codes("/-/ready") == Codes{"200", "503", "default"});
   CHECK(response_codes("/-/health") == Codes{"200", "default"});

@@ -33,6 +33,21 @@ enum class RouteId : std::uint8_t {
   metrics,      // /-/metrics
 };
 
+// The routes that serve the swarm's state: 503 until the first full sync, and a stale Warning
+// while the state is no longer refreshed from a manager.
+[[nodiscard]] constexpr bool serves_swarm_data(RouteId id) noexcept {
+  switch (id) {
+    case RouteId::list:
+    case RouteId::detail:
+    case RouteId::tasks_of:
+    case RouteId::swarm:
+    case RouteId::events:
+    case RouteId::history:
+    case RouteId::search: return true;
+    default: return false;
+  }
+}
+
 // What a URL can answer with, as bits.
 enum Offer : std::uint16_t {
   kOfferJson = 1,   // application/json and its aliases (ld+json, the vendor types)
