@@ -54,6 +54,9 @@ if [ "$want_test" -eq 1 ]; then
   # Third-party clients that must accept narwhal's representations: a feed reader, a JSON-LD
   # processor (both for Debian's python3) and an OpenAPI linter (npm, tests/tools).
   pkgs+=(python3-feedparser python3-pyld)
+  # The fault tests: socat stands between narwhal and dockerd so a test can cut the connection;
+  # Prometheus's own Python parser reads /-/metrics.
+  pkgs+=(socat python3-prometheus-client)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 if [ "$want_bench" -eq 1 ]; then

@@ -7,6 +7,10 @@
 #                                         SIGTERM the daemon and start it again on the same data root
 #                                         and socket (swarm state persists); with down-seconds, stay
 #                                         down that long first (a restart takes only ~3 s otherwise)
+#   dockerd.sh crash-restart <base-dir> [down-seconds]
+#                                         SIGKILL the daemon (as a crash or OOM kill would), kill what
+#                                         it left behind, and start it again on the same data root
+#   dockerd.sh signal <base-dir> STOP|CONT send the daemon SIGSTOP (freeze it) or SIGCONT
 #   dockerd.sh stop <base-dir>            leave the swarm, stop the daemon, kill what it left behind,
 #                                         unmount and delete <base-dir>
 #
@@ -32,20 +36,25 @@ die() {
 }
 
 usage() {
-  echo "usage: dockerd.sh start|stop <base-dir> | restart-daemon <base-dir> [down-seconds]" >&2
+  echo "usage: dockerd.sh start|stop <base-dir> | restart-daemon|crash-restart <base-dir>" \
+    "[down-seconds] | signal <base-dir> STOP|CONT" >&2
   exit 2
 }
 
 [[ $# -ge 2 && -n $2 ]] || usage
 readonly cmd=$1
 DOWN_SECONDS=0
-if [[ $cmd == restart-daemon && $# -eq 3 ]]; then
+SIGNAL=""
+if [[ ($cmd == restart-daemon || $cmd == crash-restart) && $# -eq 3 ]]; then
   [[ $3 =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage
   DOWN_SECONDS=$3
+elif [[ $cmd == signal && $# -eq 3 ]]; then
+  [[ $3 == STOP || $3 == CONT ]] || usage
+  SIGNAL=$3
 elif [[ $# -ne 2 ]]; then
   usage
 fi
-readonly DOWN_SECONDS
+readonly DOWN_SECONDS SIGNAL
 
 # An absolute, normalised base so every cmdline comparison below is exact.
 BASE=$(realpath -m -- "$2")
@@ -266,6 +275,11 @@ cmd_restart_daemon() {
   # shutdown stops them, but don't start the new daemon next to stragglers.
   kill_leftovers || die "could not clean up after the old dockerd"
   sleep "$DOWN_SECONDS"
+  relaunch_and_wait
+}
+
+# Starts the daemon again after it went away and waits until the swarm answers.
+relaunch_and_wait() {
   launch_daemon
   local deadline=$(( $(now_ms) + kNodeLsTimeout * 1000 ))
   until docker_cli node ls >/dev/null 2>&1; do
@@ -275,6 +289,34 @@ cmd_restart_daemon() {
     fi
     sleep 0.1
   done
+}
+
+cmd_crash_restart() {
+  check_prerequisites
+  local pid
+  pid=$(daemon_pid)
+  [[ -n $pid ]] || die "no dockerd running for $BASE"
+  kill -KILL "$pid" 2>/dev/null || true
+  local deadline=$(( $(now_ms) + kKillTimeout * 1000 ))
+  while alive "$pid"; do
+    (( $(now_ms) > deadline )) && die "dockerd $pid survived SIGKILL"
+    sleep 0.05
+  done
+  # containerd, the shims and the containers outlive a killed dockerd: as after a host crash,
+  # none of them may be there when it starts again.
+  kill_leftovers || die "could not clean up after the killed dockerd"
+  # A killed containerd may linger as a zombie nobody reaps; dockerd would take its pidfile for a
+  # live containerd and wait for it forever.
+  rm -f "$PIDFILE" "$BASE/exec/containerd/containerd.pid"
+  sleep "$DOWN_SECONDS"
+  relaunch_and_wait
+}
+
+cmd_signal() {
+  local pid
+  pid=$(daemon_pid)
+  [[ -n $pid ]] || die "no dockerd running for $BASE"
+  kill "-$SIGNAL" "$pid" || die "cannot send SIG$SIGNAL to dockerd $pid"
 }
 
 cmd_stop() {
@@ -287,6 +329,7 @@ cmd_stop() {
   local pid status=0
   pid=$(daemon_pid)
   if [[ -n $pid ]]; then
+    kill -CONT "$pid" 2>/dev/null || true  # a test may have left it frozen
     # Leaving first makes the shutdown fast: no raft, no task reconciliation on the way out.
     docker_cli swarm leave --force >/dev/null 2>&1 || true
     if ! term_daemon "$pid"; then
@@ -308,5 +351,7 @@ case $cmd in
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart-daemon) cmd_restart_daemon ;;
+  crash-restart) cmd_crash_restart ;;
+  signal) cmd_signal ;;
   *) usage ;;
 esac
