@@ -130,7 +130,10 @@ Body render_object(const state::Snapshot& snap, const Object& o, bool detail, co
       const Object* svc = snap.table(Kind::service).find(o.service_id);
       const Object* node = snap.table(Kind::node).find(o.node_id);
       out += ",\"serviceName\":";
-      util::append_json_string(out, svc ? std::string_view(svc->name) : std::string_view{});
+      // The name the store stamped on it: it outlives a removed service whose tasks the engine
+      // still lists.
+      util::append_json_string(
+          out, svc ? std::string_view(svc->name) : std::string_view(o.service_name));
       out += ",\"nodeHostname\":";
       util::append_json_string(out, node ? std::string_view(node->name) : std::string_view{});
       if (detail) {
