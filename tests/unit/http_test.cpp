@@ -198,6 +198,10 @@ TEST_CASE("query parameters are checked and applied") {
   CHECK(std::string(page["items"][0]["Spec"]["Name"].GetString()) == "pub");
   const auto big = json(f.get("/services?limit=5000"));
   CHECK(big["limit"].GetInt() == 200);
+  CHECK(json(f.get("/services?limit=99999999999999999999"))["limit"].GetInt() == 200);
+  CHECK(json(f.get("/services?limit=9223372036854775808"))["limit"].GetInt() == 200);
+  CHECK(f.get("/services?offset=99999999999999999999").status == 200);
+  CHECK(f.get("/search?q=web&limit=99999999999999999999", "application/json").status == 200);
   const auto searched = json(f.get("/services?search=WE"));
   CHECK(searched["total"].GetInt() == 1);
   const auto desc = json(f.get("/services?sort=name&dir=desc"));
@@ -298,7 +302,12 @@ TEST_CASE("methods, HEAD and OPTIONS") {
   CHECK(header(pre, "Access-Control-Allow-Origin") == "https://dash.example");
   CHECK(header(pre, "Access-Control-Allow-Methods") == "GET, HEAD, OPTIONS");
   rq.origin = "https://evil.example";
-  CHECK(header(f.handler.handle(rq), "Access-Control-Allow-Origin").empty());
+  const auto evil = f.handler.handle(rq);
+  CHECK(header(evil, "Access-Control-Allow-Origin").empty());
+  // With CORS configured, every answer varies with Origin, those without one included: a cache
+  // must not hand one origin's answer to another.
+  CHECK(header(evil, "Vary") == "Origin");
+  CHECK(header(f.get("/services"), "Vary") == "Origin");
 }
 
 TEST_CASE("unknown paths are problems") {
@@ -580,6 +589,11 @@ TEST_CASE("over the stream cap: 429 SSE001 with Retry-After") {
   CHECK(type_of(two) == "/api/errors/SSE001");
   CHECK(header(two, "Retry-After") == "5");
   CHECK(two.cache_control == "no-store");
+  // HEAD opens nothing, and answers what GET would.
+  const auto head = f.get("/events", "text/event-stream", "", "HEAD");
+  CHECK(head.status == 429);
+  CHECK_FALSE(head.stream);
+  one.stream->close();
 }
 
 TEST_CASE("/history and /events as JSON: newest first, by type and resource, cursor paging") {
@@ -620,9 +634,16 @@ TEST_CASE("/history and /events as JSON: newest first, by type and resource, cur
   CHECK(std::string(one["items"][0]["name"].GetString()) == "c1");
   CHECK(json(f.get("/history?type=node", "application/json"))["items"].Size() == 0);
   for (const auto* bad :
-       {"/history?limit=0", "/history?limit=201", "/history?before=x", "/history?type=gadget"}) {
+       {"/history?limit=0", "/history?limit=x", "/history?before=x", "/history?type=gadget"}) {
     CAPTURE(bad);
     CHECK(type_of(f.get(bad, "application/json")) == "/api/errors/API006");
+  }
+  // Above the maximum is clamped, as on lists, however many digits.
+  for (const auto* big : {"/history?limit=201", "/history?limit=99999999999999999999"}) {
+    CAPTURE(big);
+    const auto clamped = f.get(big, "application/json");
+    CHECK(clamped.status == 200);
+    CHECK(json(clamped)["limit"].GetInt() == 200);
   }
   // 304 on an unchanged page.
   Request rq;
@@ -704,4 +725,61 @@ TEST_CASE("stale state is served with a Warning; readiness says the engine is no
   CHECK(c["engine"]["stale"].GetBool());
   CHECK_FALSE(c["engine"]["manager"].GetBool());
   CHECK(std::string(c["engine"]["staleSince"].GetString()).starts_with("2023-11-14T"));
+}
+
+TEST_CASE("a removed service's tasks, still listed by the engine, keep their service's name") {
+  Fixture f;
+  state::Change c;
+  c.removals.emplace_back(state::Kind::service, "zm877tfyji7wheye1kbd0qt4w");
+  (void)f.store.apply(c);
+  const auto t = json(f.get("/tasks/83qmg7ury58tgmzdkzid6bxzp"));
+  CHECK(std::string(t["serviceName"].GetString()) == "web");
+  CHECK(t["service"].IsNull());  // no service to link to
+  const auto list = json(f.get("/tasks?search=web"));
+  REQUIRE(list["items"].Size() > 0);
+  CHECK(std::string(list["items"][0]["serviceName"].GetString()) == "web");
+}
+
+TEST_CASE("a range past the end is 416 however large its bounds") {
+  Fixture f;
+  for (const auto* range :
+       {"items=4-4", "items=500-500", "items=99999999999999999999-99999999999999999999",
+        "items=18446744073709551616-"}) {
+    CAPTURE(range);
+    Request rq;
+    rq.method = "GET";
+    rq.target = "/services";
+    rq.range = range;
+    rq.request_id = "r";
+    const auto r = f.handler.handle(rq);
+    CHECK(r.status == 416);
+    CHECK(header(r, "Content-Range") == "items */4");
+  }
+}
+
+TEST_CASE("filter and search limits count characters, not bytes") {
+  Fixture f;
+  std::string accented;
+  for (int i = 0; i < 310; ++i) accented += "é";  // 620 bytes, 310 characters
+  const auto filter = f.get("/services?filter=name%20%3D%3D%20%22" + [&] {
+    std::string enc;
+    for (const unsigned char c : accented) {
+      static const char* hex = "0123456789ABCDEF";
+      enc += '%';
+      enc += hex[c >> 4];
+      enc += hex[c & 15];
+    }
+    return enc;
+  }() + "%22");
+  CHECK(filter.status == 200);  // 322 characters: under the 512 limit
+  std::string search;
+  for (int i = 0; i < 150; ++i) search += "%C3%A9";  // 150 characters, 300 bytes
+  CHECK(f.get("/services?search=" + search).status == 200);
+  CHECK(f.get("/search?q=" + search, "application/json").status == 200);
+  std::string long_search;  // 201 characters, over the fixture's 200
+  for (int i = 0; i < 201; ++i) long_search += "%C3%A9";
+  const auto refused = f.get("/services?search=" + long_search);
+  REQUIRE(refused.status == 400);
+  CHECK(std::string(json(refused)["detail"].GetString()).find("201 characters") !=
+        std::string::npos);
 }
