@@ -38,6 +38,10 @@ Outcome classify(const engine::Error& e) {
 // recorded while the old stream was dying; duplicates only cost a re-read.
 constexpr std::int64_t kResumeSlackNano = 2'000'000'000;
 
+// While the engine is no manager, how often a full sync asks again (a 503 costs it nothing): the
+// state is current again within this of a `swarm init` or re-join.
+constexpr Millis kNotManagerRetry{2000};
+
 // Event types counted in the metrics; anything else is "other".
 constexpr std::array<std::string_view, 7> kEventTypes = {"service", "node",   "config",   "secret",
                                                          "network", "volume", "container"};
@@ -489,7 +493,8 @@ struct Watcher::Impl {
     auto next_poll = Clock::now() + options.task_poll_interval;
     auto next_resync = Clock::now() + options.resync_interval;
     // Not a manager: ask again soon, as often as the task poll (the timers keep running).
-    if (!manager) next_resync = Clock::now() + std::min(options.task_poll_interval, Millis(5000));
+    if (!manager)
+      next_resync = Clock::now() + std::min(options.task_poll_interval, kNotManagerRetry);
     std::optional<Clock::time_point> flush_at;
     std::int64_t observed = 0;  // when the plan's first event arrived
     std::deque<engine::Event> events;
@@ -569,7 +574,7 @@ struct Watcher::Impl {
           publish_engine(true, false, version);
         }
         next_resync =
-            std::min(next_resync, now + std::min(options.task_poll_interval, Millis(5000)));
+            std::min(next_resync, now + std::min(options.task_poll_interval, kNotManagerRetry));
       } else if (outcome == Outcome::failed) {
         // The engine answers but badly: keep the last good state and try a full resync soon.
         next_resync = std::min(next_resync, now + options.backoff_min * 4);
