@@ -120,7 +120,9 @@ std::optional<Coding> choose_coding(std::string_view accept_encoding,
   const auto consider = [&](Coding c) {
     if (index_of(c) >= kCodings) return;
     Weight w = prefs.named[index_of(c)];
-    if (w == kUnnamed) w = prefs.wildcard;
+    // "*" stands for gzip (and identity) only: real clients that send it, such as Prism's proxy,
+    // decode nothing newer. zstd and br go only to clients that name them.
+    if (w == kUnnamed && (c == Coding::gzip || c == Coding::identity)) w = prefs.wildcard;
     Weight score = w;
     if (w == kUnnamed) {
       if (c != Coding::identity) return;

@@ -126,6 +126,23 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) noexcept {
   return v;
 }
 
+std::optional<std::uint64_t> parse_uint_saturating(std::string_view s) noexcept {
+  if (s.empty()) return std::nullopt;
+  std::uint64_t v = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    v = v > (UINT64_MAX - digit) / 10 ? UINT64_MAX : v * 10 + digit;
+  }
+  return v;
+}
+
+std::size_t utf8_length(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0U) != 0x80U ? 1 : 0;
+  return n;
+}
+
 namespace {
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';

@@ -113,23 +113,68 @@ std::string format_http_date(std::int64_t micros) {
   return buf;
 }
 
-std::optional<std::int64_t> parse_http_date(std::string_view s) noexcept {
-  // "Sun, 22 Nov 2026 10:09:24 GMT"
-  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s.substr(26) != "GMT") return std::nullopt;
-  int d = 0, y = 0, h = 0, mi = 0, se = 0;
-  if (!digits(s, 5, 2, d) || !digits(s, 12, 4, y) || !digits(s, 17, 2, h) ||
-      !digits(s, 20, 2, mi) || !digits(s, 23, 2, se)) {
-    return std::nullopt;
-  }
-  int mo = 0;
+namespace {
+
+int month_of(std::string_view name) noexcept {
   for (int i = 0; i < 12; ++i) {
-    if (s.substr(8, 3) == kMonths.at(static_cast<std::size_t>(i))) mo = i + 1;
+    if (name == kMonths.at(static_cast<std::size_t>(i))) return i + 1;
   }
+  return 0;
+}
+
+// "08:49:37" at `pos`.
+bool clock_at(std::string_view s, std::size_t pos, int& h, int& mi, int& se) noexcept {
+  return pos + 8 <= s.size() && digits(s, pos, 2, h) && s[pos + 2] == ':' &&
+         digits(s, pos + 3, 2, mi) && s[pos + 5] == ':' && digits(s, pos + 6, 2, se);
+}
+
+std::optional<std::int64_t> to_micros(int y, int mo, int d, int h, int mi, int se) noexcept {
   if (mo == 0 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
   const std::int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
   // A leap second on 9999-12-31 would roll into year 10000, which IMF-fixdate cannot write.
   if (secs >= kYear10000) return std::nullopt;
   return secs * 1'000'000;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_http_date(std::string_view s) noexcept {
+  int d = 0, y = 0, h = 0, mi = 0, se = 0;
+  // IMF-fixdate: "Sun, 22 Nov 2026 10:09:24 GMT"
+  if (s.size() == 29 && s[3] == ',' && s[4] == ' ' && s.substr(25) == " GMT") {
+    if (!digits(s, 5, 2, d) || s[7] != ' ' || s[11] != ' ' || !digits(s, 12, 4, y) ||
+        s[16] != ' ' || !clock_at(s, 17, h, mi, se)) {
+      return std::nullopt;
+    }
+    return to_micros(y, month_of(s.substr(8, 3)), d, h, mi, se);
+  }
+  // RFC 9110 §5.6.7: recipients also accept the two obsolete forms.
+  // asctime: "Sun Nov  6 08:49:37 1994"
+  if (s.size() == 24 && s[3] == ' ' && s[7] == ' ' && s[10] == ' ' && s[19] == ' ') {
+    const std::string_view day = s.substr(8, 2);
+    if (day[0] == ' ' ? !digits(day, 1, 1, d) : !digits(day, 0, 2, d)) return std::nullopt;
+    if (!clock_at(s, 11, h, mi, se) || !digits(s, 20, 4, y)) return std::nullopt;
+    return to_micros(y, month_of(s.substr(4, 3)), d, h, mi, se);
+  }
+  // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+  const auto comma = s.find(", ");
+  if (comma != std::string_view::npos && comma >= 6 && comma <= 9 && s.size() == comma + 24 &&
+      s.substr(s.size() - 4) == " GMT") {
+    const std::size_t p = comma + 2;
+    int yy = 0;
+    if (!digits(s, p, 2, d) || s[p + 2] != '-' || s[p + 6] != '-' || !digits(s, p + 7, 2, yy) ||
+        s[p + 9] != ' ' || !clock_at(s, p + 10, h, mi, se)) {
+      return std::nullopt;
+    }
+    // A two-digit year more than 50 years ahead is the most recent past one with those digits.
+    const auto now = std::chrono::system_clock::now();
+    const int this_year = static_cast<int>(
+        std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(now)}.year());
+    y = this_year / 100 * 100 + yy;
+    if (y > this_year + 50) y -= 100;
+    return to_micros(y, month_of(s.substr(p + 3, 3)), d, h, mi, se);
+  }
+  return std::nullopt;
 }
 
 }  // namespace narwhal::util

@@ -251,14 +251,16 @@ TEST_CASE("choose_coding follows RFC 9110 §12.5.3") {
       // Exclusions.
       {"gzip;q=0", "identity"},
       {"gzip;q=0.000", "identity"},
-      {"*", "zstd"},
+      {"*", "gzip"},  // "*" means gzip: clients that send it may decode nothing newer
       {"*;q=0", "none"},
       {"*;q=0, identity", "identity"},
       {"*;q=0, gzip", "gzip"},
       {"identity;q=0", "none"},
       {"gzip, identity;q=0", "gzip"},
       {"deflate, identity;q=0", "none"},
-      {"*;q=0.1, zstd;q=0", "br"},
+      {"*;q=0.1, zstd;q=0", "gzip"},
+      {"*, br;q=0.5", "gzip"},
+      {"*;q=0.5, zstd", "zstd"},
       {"gzip, gzip;q=0", "identity"},  // named twice: the lower q-value
       {"x-gzip;q=0, gzip", "identity"},
       // Weights.
@@ -268,7 +270,7 @@ TEST_CASE("choose_coding follows RFC 9110 §12.5.3") {
       {"gzip;q=0.001", "gzip"},  // any named coding beats identity left unnamed
       {"identity;q=0.5, gzip;q=0.4", "identity"},
       {"identity, gzip", "gzip"},  // a tie goes to compression
-      {"*;q=0.2, br;q=0.1", "zstd"},
+      {"*;q=0.2, br;q=0.1", "gzip"},
       {"gzip;q=1.000", "gzip"},
       {"gzip;q=1.", "gzip"},
       {"gzip;Q=0.5, br;q=0.4", "gzip"},

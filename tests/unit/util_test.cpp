@@ -67,7 +67,18 @@ TEST_CASE("HTTP dates round-trip") {
   const auto s = format_http_date(t);
   CHECK(s == "Sun, 22 Nov 2026 10:02:30 GMT");
   CHECK(parse_http_date(s).value() == t);
-  CHECK_FALSE(parse_http_date("Sunday, 22-Nov-26 10:02:30 GMT").has_value());
+  // RFC 9110 §5.6.7: the obsolete RFC 850 and asctime forms are accepted too.
+  CHECK(parse_http_date("Sunday, 22-Nov-26 10:02:30 GMT").value() ==
+        parse_http_date("Sun, 22 Nov 2026 10:02:30 GMT").value());
+  CHECK(parse_http_date("Sun Nov 22 10:02:30 2026").value() ==
+        parse_http_date("Sun, 22 Nov 2026 10:02:30 GMT").value());
+  CHECK(parse_http_date("Sun Nov  6 08:49:37 1994").value() ==
+        parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").value());
+  CHECK(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").value() ==
+        parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").value());
+  CHECK_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 UTC").has_value());
+  CHECK_FALSE(parse_http_date("Sun Nov 6 08:49:37 1994").has_value());
+  CHECK_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37").has_value());
   // found by fuzz_headers: a leap second that rolls into year 10000 could not be written back
   CHECK_FALSE(parse_http_date("Fri, 31 Dec 9999 23:59:60 GMT").has_value());
   CHECK(parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT").has_value());
@@ -80,4 +91,21 @@ TEST_CASE("ETags depend on the body bytes only") {
   CHECK(a.size() == 34);
   CHECK(a.front() == '"');
   CHECK(a.back() == '"');
+}
+
+TEST_CASE("numbers a server clamps saturate; lengths count characters") {
+  using narwhal::util::parse_uint_saturating;
+  using narwhal::util::utf8_length;
+  CHECK(parse_uint_saturating("200").value() == 200);
+  CHECK(parse_uint_saturating("9223372036854775808").value() == 9223372036854775808ULL);
+  CHECK(parse_uint_saturating("18446744073709551615").value() == UINT64_MAX);
+  CHECK(parse_uint_saturating("99999999999999999999").value() == UINT64_MAX);
+  CHECK(parse_uint_saturating(std::string(400, '9')).value() == UINT64_MAX);
+  CHECK_FALSE(parse_uint_saturating("").has_value());
+  CHECK_FALSE(parse_uint_saturating("-1").has_value());
+  CHECK_FALSE(parse_uint_saturating("12a").has_value());
+  CHECK(utf8_length("abc") == 3);
+  CHECK(utf8_length("é") == 1);
+  CHECK(utf8_length("名前") == 2);
+  CHECK(utf8_length("🐳") == 1);
 }

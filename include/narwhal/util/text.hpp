@@ -21,6 +21,12 @@ void append_json_string(std::string& out, std::string_view s);
 [[nodiscard]] std::vector<std::string_view> split(std::string_view s, char sep);
 // Decimal unsigned integer, all of `s`, no sign, no overflow.
 [[nodiscard]] std::optional<std::uint64_t> parse_uint(std::string_view s) noexcept;
+// Like parse_uint, but a run of digits too large for 64 bits is UINT64_MAX rather than an error:
+// for values a server clamps anyway (limit, offset, range bounds), however many digits they have.
+[[nodiscard]] std::optional<std::uint64_t> parse_uint_saturating(std::string_view s) noexcept;
+// Unicode code points in UTF-8 `s` (bytes that do not continue a sequence): what "characters"
+// means in a limit.
+[[nodiscard]] std::size_t utf8_length(std::string_view s) noexcept;
 // Percent-decoding of a URL component ('+' is a space only when `plus_is_space`).
 [[nodiscard]] std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
 // Percent-encoding of a query value (RFC 3986 unreserved characters kept).
