@@ -184,7 +184,6 @@ Reply Handler::Impl::stream(const Call& c, live::Scope scope) const {
   r.cache_control = kNoCache;
   r.vary_accept = true;
   r.headers.emplace_back("X-Accel-Buffering", "no");
-  if (c.rq.method == "HEAD") return r;
   std::string last(c.rq.last_event_id);
   if (last.empty() && !c.query.empty()) {
     // For clients that cannot set headers on a reconnect.
@@ -192,8 +191,8 @@ Reply Handler::Impl::stream(const Call& c, live::Scope scope) const {
       if (auto v = param(*params, "lastEventId")) last = std::move(*v);
     }
   }
-  r.stream = hub->open(std::move(scope), last);
-  if (!r.stream) {
+  // HEAD opens nothing but answers what GET would: 429 at the cap.
+  if (c.rq.method == "HEAD" ? hub->full() : !(r.stream = hub->open(std::move(scope), last))) {
     Reply p = problem(c, "SSE001",
                       "the server holds its maximum of open event streams; retry in " +
                           std::string(kRetryAfterStreams) + " seconds");

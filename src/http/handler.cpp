@@ -53,12 +53,13 @@ std::optional<std::string> parse_limit(const std::vector<query::Param>& params,
                                        std::size_t& limit) {
   const auto v = param(params, "limit");
   if (!v) return std::nullopt;
-  const auto n = util::parse_uint(*v);
-  if (!n || *n < 1 || *n > query::kMaxLimit) {
+  // As on lists (§4): a limit above the maximum is clamped, however many digits it has.
+  const auto n = util::parse_uint_saturating(*v);
+  if (!n || *n < 1) {
     return "limit: expected a whole number from 1 to " + std::to_string(query::kMaxLimit) +
            ", got " + quoted(*v);
   }
-  limit = *n;
+  limit = static_cast<std::size_t>(std::min<std::uint64_t>(*n, query::kMaxLimit));
   return std::nullopt;
 }
 
@@ -447,6 +448,9 @@ Handler::~Handler() = default;
 Reply Handler::handle(const Request& request) const {
   Reply r = impl_->handle(request);
   const auto& origins = impl_->settings.cors_origins;
+  // With CORS configured, whether and how a response carries Access-Control-* depends on the
+  // Origin sent: caches must keep them apart, for requests without one too.
+  if (!origins.empty()) r.headers.emplace_back("Vary", "Origin");
   if (!request.origin.empty() && !origins.empty()) {
     const bool any = std::find(origins.begin(), origins.end(), "*") != origins.end();
     const bool listed = std::find(origins.begin(), origins.end(), request.origin) != origins.end();
@@ -454,7 +458,6 @@ Reply Handler::handle(const Request& request) const {
       r.headers.emplace_back("Access-Control-Allow-Origin",
                              any ? std::string("*") : std::string(request.origin));
       r.headers.emplace_back("Access-Control-Expose-Headers", std::string(kExposeHeaders));
-      if (!any) r.headers.emplace_back("Vary", "Origin");
       if (request.method == "OPTIONS" && !request.request_method.empty()) {
         r.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
         r.headers.emplace_back("Access-Control-Allow-Headers",

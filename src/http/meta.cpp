@@ -67,9 +67,9 @@ Reply Handler::Impl::search(const Call& c) const {
   if (!q || util::trim(*q).empty()) {
     return problem(c, "SEA001", "q: say what to look for, e.g. /search?q=web");
   }
-  if (q->size() > settings.max_search_chars) {
+  if (util::utf8_length(*q) > settings.max_search_chars) {
     return problem(c, "SEA002",
-                   "q: " + std::to_string(q->size()) + " characters; at most " +
+                   "q: " + std::to_string(util::utf8_length(*q)) + " characters; at most " +
                        std::to_string(settings.max_search_chars) + " are allowed");
   }
   const std::string needle(util::trim(*q));

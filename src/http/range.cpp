@@ -1,6 +1,7 @@
 #include "narwhal/http/range.hpp"
 
-#include <charconv>
+#include <algorithm>
+#include <cstdint>
 
 #include "narwhal/util/text.hpp"
 
@@ -8,12 +9,11 @@ namespace narwhal::http {
 
 namespace {
 
+// A bound of any size: one past every list is past the end of it, however many digits it has.
 std::optional<std::size_t> number(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  std::size_t v = 0;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
-  return v;
+  const auto v = util::parse_uint_saturating(s);
+  if (!v) return std::nullopt;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(*v, SIZE_MAX / 2));
 }
 
 }  // namespace

@@ -64,6 +64,59 @@ std::string_view reason(int status) {
   }
 }
 
+// Why a request's framing cannot be trusted, or "" when it can. Behind a proxy, a body the proxy
+// and narwhal delimit differently is a second, smuggled request (RFC 9112 §6.3, §3.2).
+template <class Request>
+std::string framing_error(const Request& req) {
+  if (req.version() >= 11) {
+    const auto hosts = req.count(bhttp::field::host);
+    if (hosts != 1) {
+      return "an HTTP/1.1 request carries exactly one Host header (RFC 9112 §3.2); this one has " +
+             std::to_string(hosts);
+    }
+  }
+  const auto te = req.find(bhttp::field::transfer_encoding);
+  if (te == req.end()) return {};
+  if (req.count(bhttp::field::transfer_encoding) > 1 ||
+      req.find(bhttp::field::content_length) != req.end()) {
+    return "Transfer-Encoding must come once and without Content-Length (RFC 9112 §6.3)";
+  }
+  // The codings, in order: chunked must be the last one and appear once.
+  std::string_view codings = te->value();
+  int chunked = 0;
+  std::string_view last;
+  while (!codings.empty()) {
+    const auto comma = codings.find(',');
+    std::string_view c = codings.substr(0, comma);
+    codings.remove_prefix(comma == std::string_view::npos ? codings.size() : comma + 1);
+    while (!c.empty() && (c.front() == ' ' || c.front() == '\t')) c.remove_prefix(1);
+    while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
+    if (const auto semi = c.find(';'); semi != std::string_view::npos) c = c.substr(0, semi);
+    if (c.empty()) continue;
+    last = c;
+    if (beast::iequals(c, "chunked")) ++chunked;
+  }
+  if (chunked != 1 || !beast::iequals(last, "chunked")) {
+    return "Transfer-Encoding must end in chunked, once (RFC 9112 §6.3); got \"" +
+           std::string(te->value().substr(0, 64)) + "\"";
+  }
+  return {};
+}
+
+// The origin-form of a target: an absolute-form one ("http://host/path?q", RFC 9112 §3.2.2)
+// loses its scheme and authority.
+std::string_view origin_form(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      const auto slash = target.find_first_of("/?", scheme.size());
+      // "http://host" and "http://host?q" name the root (a query there has no path to go with).
+      if (slash == std::string_view::npos || target[slash] == '?') return "/";
+      return target.substr(slash);
+    }
+  }
+  return target;
+}
+
 // A Request-Id for requests that bring none: 16 hex digits, unique enough per process.
 std::string new_request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -389,8 +442,13 @@ struct Server::Impl {
       beast::get_lowest_layer(stream).expires_after(first ? options.header_timeout
                                                           : options.idle_timeout);
       first = false;
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      // The head only: a body is never read (narwhal takes none), and a request that has one
+      // is answered and its connection closed, so its bytes cannot pass for a next request.
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       (void)n;
+      // Problems about the request as a whole name its path when the request line was read.
+      const std::string_view requested = origin_form(parser.get().target());
+      const std::string instance(requested.substr(0, requested.find('?')));
       if (ec) {
         if (ec == bhttp::error::header_limit) {
           header_limit_hits.fetch_add(1);
@@ -398,7 +456,7 @@ struct Server::Impl {
           const Reply r = handler.problem("API005",
                                           "the request line and headers exceed " +
                                               std::to_string(options.max_header_bytes) + " bytes",
-                                          "", id);
+                                          instance, id);
           beast::error_code wec;
           co_await write_reply(stream, r, id, false, head, wec);
         } else if (ec == beast::error::timeout) {
@@ -408,18 +466,26 @@ struct Server::Impl {
                    buffer.size() > 0) {
           const std::string id = new_request_id();
           const Reply r = handler.problem(
-              "API007", "the request is not valid HTTP/1.1: " + ec.message(), "", id);
+              "API007", "the request is not valid HTTP/1.1: " + ec.message(), instance, id);
           beast::error_code wec;
           co_await write_reply(stream, r, id, false, head, wec);
         }
         break;
       }
+      const auto& req = parser.get();
+      if (const auto bad = framing_error(req); !bad.empty()) {
+        const std::string id = new_request_id();
+        const Reply r = handler.problem("API007", bad, instance, id);
+        beast::error_code wec;
+        co_await write_reply(stream, r, id, false, head, wec);
+        break;
+      }
+      const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
       in_flight.fetch_add(1);
       requests.fetch_add(1, std::memory_order_relaxed);
-      const auto& req = parser.get();
       Request rq;
       rq.method = req.method_string();
-      rq.target = req.target();
+      rq.target = origin_form(req.target());
       auto field = [&](bhttp::field f) -> std::string_view {
         const auto it = req.find(f);
         return it == req.end() ? std::string_view{} : std::string_view(it->value());
@@ -434,7 +500,7 @@ struct Server::Impl {
       rq.last_event_id = req["Last-Event-ID"];
       const auto given_id = req["Request-Id"];
       rq.request_id = acceptable_request_id(given_id) ? std::string(given_id) : new_request_id();
-      const bool keep_alive = req.keep_alive() && !stopping.load();
+      const bool keep_alive = req.keep_alive() && !stopping.load() && !has_body;
       const Reply reply = answer(rq);
       beast::error_code wec;
       co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);

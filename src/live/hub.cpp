@@ -563,6 +563,10 @@ StreamPtr Hub::open(Scope scope, std::string_view last_event_id) {
   return impl_->open(std::move(scope), last_event_id);
 }
 
+bool Hub::full() const {
+  return impl_->stopped.load() || impl_->open_count->load() >= impl_->o.max_streams;
+}
+
 void Hub::flush_now() {
   {
     const std::lock_guard lock(impl_->inbox_mutex);

@@ -11,6 +11,7 @@
 #include "filter_eval.hpp"
 #include "filter_fields.hpp"
 #include "filter_lexer.hpp"
+#include "narwhal/util/text.hpp"
 
 namespace narwhal::query {
 
@@ -341,9 +342,9 @@ util::Result<FilterPtr, FilterError> check_filter(state::Kind kind, const Syntax
 
 util::Result<FilterPtr, FilterError> compile_filter(state::Kind kind, std::string_view text,
                                                     std::size_t max_chars) {
-  if (text.size() > max_chars) {
+  if (util::utf8_length(text) > max_chars) {
     return util::Unexpected{FilterError{"FLT001", 0,
-                                        "the filter is " + std::to_string(text.size()) +
+                                        "the filter is " + std::to_string(util::utf8_length(text)) +
                                             " characters long; the limit is " +
                                             std::to_string(max_chars) + " characters"}};
   }

@@ -62,7 +62,8 @@ std::optional<QueryError> parse_list_query(Kind kind, const std::vector<Param>& 
                                            std::size_t max_search_chars, ListQuery& out) {
   for (const auto& p : params) {
     if (p.name == "limit") {
-      const auto v = util::parse_uint(p.value);
+      // Too large, however many digits: clamped (§4); not a number: refused.
+      const auto v = util::parse_uint_saturating(p.value);
       if (!v || *v == 0) {
         return QueryError{"API006", "limit " + quoted(p.value) +
                                         " is not valid: use a whole number from 1 to 200"};
@@ -70,7 +71,7 @@ std::optional<QueryError> parse_list_query(Kind kind, const std::vector<Param>& 
       out.limit = std::min<std::uint64_t>(*v, kMaxLimit);
       out.explicit_paging = true;
     } else if (p.name == "offset") {
-      const auto v = util::parse_uint(p.value);
+      const auto v = util::parse_uint_saturating(p.value);
       if (!v) {
         return QueryError{
             "API006", "offset " + quoted(p.value) + " is not valid: use a whole number, 0 or more"};
@@ -94,8 +95,8 @@ std::optional<QueryError> parse_list_query(Kind kind, const std::vector<Param>& 
         return QueryError{"API006", "dir " + quoted(p.value) + " is not valid: use asc or desc"};
       }
     } else if (p.name == "search") {
-      if (p.value.size() > max_search_chars) {
-        return QueryError{"SEA002", "search is " + std::to_string(p.value.size()) +
+      if (util::utf8_length(p.value) > max_search_chars) {
+        return QueryError{"SEA002", "search is " + std::to_string(util::utf8_length(p.value)) +
                                         " characters long; the limit is " +
                                         std::to_string(max_search_chars)};
       }

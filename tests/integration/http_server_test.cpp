@@ -227,6 +227,9 @@ struct Streaming {
     store.set_listener([this](const state::SnapshotPtr& s,
                               const std::vector<state::HistoryEntry>& e) { hub.publish(s, e); });
     (void)store.apply(test::full_sync());
+    state::EngineState e;
+    e.connected = e.synced = true;
+    store.set_engine(e);
     hub.start();
     server.start();
   }
@@ -376,4 +379,55 @@ TEST_CASE("stopping the hub ends streams with a proper last chunk") {
   const auto text = read_until(fd, [](const std::string& t) { return t.ends_with("0\r\n\r\n"); });
   CHECK(text.ends_with("0\r\n\r\n"));
   ::close(fd);
+}
+
+TEST_CASE("request framing a proxy could read differently is refused and the connection closed") {
+  Running r;
+  // A body after a Transfer-Encoding that is not chunked (or is chunked twice) would otherwise be
+  // read as a second request: request smuggling behind a proxy (RFC 9112 §6.3).
+  for (const std::string te : {"gzip", "identity", "chunked, chunked", "chunked, gzip"}) {
+    CAPTURE(te);
+    const auto out = r.raw("POST /services HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
+                           "\r\n\r\nGET /nodes HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(out.starts_with("HTTP/1.1 400 "));
+    CHECK(out.find("Transfer-Encoding must") != std::string::npos);
+    CHECK(out.find("HTTP/1.1", 10) == std::string::npos);  // one answer: the rest is not a request
+  }
+  const auto both = r.raw(
+      "GET /services HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+  CHECK(both.starts_with("HTTP/1.1 400 "));
+  // HTTP/1.1 needs exactly one Host (RFC 9112 §3.2).
+  const auto none = r.raw("GET /services HTTP/1.1\r\n\r\n");
+  CHECK(none.starts_with("HTTP/1.1 400 "));
+  CHECK(none.find("exactly one Host") != std::string::npos);
+  CHECK(none.find("\"instance\":\"/services\"") != std::string::npos);
+  const auto two = r.raw("GET /services HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  CHECK(two.starts_with("HTTP/1.1 400 "));
+  // HTTP/1.0 may leave it out.
+  CHECK(r.raw("GET /services HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200 "));
+}
+
+TEST_CASE("a method with a body gets 405 with Allow, and its body is never read as a request") {
+  Running r;
+  const auto out = r.raw(
+      "POST /services HTTP/1.1\r\nHost: x\r\nContent-Length: 38\r\n\r\n"
+      "GET /nodes HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(out.starts_with("HTTP/1.1 405 "));
+  CHECK(out.find("Allow: GET, HEAD, OPTIONS") != std::string::npos);
+  CHECK(out.find("\"instance\":\"/services\"") != std::string::npos);
+  CHECK(out.find("HTTP/1.1", 10) == std::string::npos);
+  for (const char* method : {"PUT", "DELETE", "PATCH"}) {
+    CAPTURE(method);
+    const auto m = r.raw(std::string(method) +
+                         " /services/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    CHECK(m.starts_with("HTTP/1.1 405 "));
+  }
+}
+
+TEST_CASE("absolute-form targets are served like their origin form") {
+  Running r;
+  const auto out = r.raw("GET http://narwhal.example/services?limit=1 HTTP/1.1\r\nHost: "
+                         "narwhal.example\r\nConnection: close\r\n\r\n");
+  CHECK(out.starts_with("HTTP/1.1 200 "));
+  CHECK(out.find("\"@id\":\"/services?limit=1\"") != std::string::npos);
 }

@@ -124,6 +124,10 @@ class Hub {
   // the streams are at their cap. The stream stays open while the caller holds it.
   [[nodiscard]] StreamPtr open(Scope scope, std::string_view last_event_id);
 
+  // Whether open() would refuse a stream now (the cap is reached, or the hub stopped): what a
+  // HEAD of a stream URL answers, so that HEAD and GET agree.
+  [[nodiscard]] bool full() const;
+
   // Delivers what is pending now instead of at the end of the batch window (tests).
   void flush_now();
 
