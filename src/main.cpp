@@ -244,6 +244,9 @@ int main(int argc, char** argv) {
   wo.task_poll_interval = cfg.task_poll_interval;
   wo.resync_interval = cfg.resync_interval;
   wo.event_watchdog = cfg.event_watchdog;
+  auto redactor = nw::state::EnvRedactor::compile(cfg.redact_env);
+  if (!redactor) return bad_config("--redact-env: " + redactor.error());
+  wo.redact = std::move(*redactor);
   nw::watch::Watcher watcher(wo, store);
 
   nw::http::Settings hs;

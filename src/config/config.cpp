@@ -70,6 +70,7 @@ Values read_command_line(int argc, const char* const* argv) {
     auto* cli_option = option.kind == Kind::flag ? app.add_flag(flag) : app.add_option(flag);
     // A later flag overrides an earlier one, so a wrapper script's defaults can be overridden.
     cli_option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    if (option.may_be_empty) cli_option->expected(0, 1);
     given.emplace(option.name, cli_option);
   }
 
@@ -95,7 +96,8 @@ Values read_command_line(int argc, const char* const* argv) {
   Values values;
   for (const auto& [name, cli_option] : given) {
     if (cli_option->count() == 0) continue;
-    values.emplace(name, Value{"--" + std::string(name), cli_option->results().back()});
+    const auto& results = cli_option->results();
+    values.emplace(name, Value{"--" + std::string(name), results.empty() ? "" : results.back()});
   }
   return values;
 }

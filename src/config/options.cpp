@@ -109,6 +109,10 @@ void apply_tag_authority(Config& config, const Value& value) {
   config.tag_authority = parse_tag_authority(value.origin, value.text);
 }
 
+void apply_redact_env(Config& config, const Value& value) {
+  config.redact_env = parse_redact_pattern(value.origin, value.text);
+}
+
 void apply_cors_origins(Config& config, const Value& value) {
   config.cors_origins = parse_cors_origins(value.origin, value.text);
 }
@@ -155,6 +159,15 @@ constexpr std::array kOptions{
         .help = "a domain you own, for the permanent tag: IDs of Atom feeds and entries",
         .apply = apply_tag_authority,
         .show = show_text<&Config::tag_authority>,
+    },
+    Option{
+        .name = "redact-env",
+        .value_name = "PATTERN",
+        .help = "environment variables whose names match (RE2, any case) show as [redacted] in "
+                "every representation; \"\" shows all",
+        .may_be_empty = true,
+        .apply = apply_redact_env,
+        .show = show_text<&Config::redact_env>,
     },
     Option{
         .name = "tls-cert",

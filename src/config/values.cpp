@@ -1,5 +1,7 @@
 #include "values.hpp"
 
+#include <re2/re2.h>
+
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -298,6 +300,20 @@ std::string parse_tag_authority(const std::string& setting, const std::string& t
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '-' || c == '.';
     if (!ok) fail(setting, quote(text) + why);
+  }
+  return text;
+}
+
+std::string parse_redact_pattern(const std::string& setting, const std::string& text) {
+  if (text.empty()) return text;
+  RE2::Options options;
+  options.set_case_sensitive(false);
+  options.set_log_errors(false);
+  options.set_max_mem(1 << 20);
+  const RE2 re(text, options);
+  if (!re.ok()) {
+    fail(setting, quote(text) + " is not a regular expression (RE2 syntax): " + re.error() +
+                      "; use \"\" to show every variable");
   }
   return text;
 }

@@ -37,6 +37,8 @@ namespace narwhal::config {
 [[nodiscard]] std::string parse_base_path(const std::string& setting, const std::string& text);
 // A DNS name (RFC 4151 taggingEntity authority): letters, digits, '-' and '.', no empty label.
 [[nodiscard]] std::string parse_tag_authority(const std::string& setting, const std::string& text);
+// An RE2 pattern of environment variable names (case-insensitive); "" turns redaction off.
+[[nodiscard]] std::string parse_redact_pattern(const std::string& setting, const std::string& text);
 
 // Comma-separated origins, each "*" or "http(s)://host[:port]".
 [[nodiscard]] std::vector<std::string> parse_cors_origins(const std::string& setting,

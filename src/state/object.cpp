@@ -6,6 +6,7 @@
 
 #include <array>
 
+#include "narwhal/state/redact.hpp"
 #include "narwhal/state/snapshot.hpp"
 #include "narwhal/util/time.hpp"
 
@@ -232,20 +233,54 @@ void fill_volume(Object& o, const Value& v) {
   o.labels = labels_of(member(v, "Labels"));
 }
 
-ParseOutcome from_value(Kind kind, Value& v, rapidjson::Document::AllocatorType& alloc) {
+// Replaces the values of hidden variables in the Env array at `at` (if any).
+void redact_env(Value* at, const EnvRedactor& redact, rapidjson::Document::AllocatorType& alloc) {
+  if (at == nullptr || !at->IsArray()) return;
+  for (auto& item : at->GetArray()) {
+    if (!item.IsString()) continue;
+    std::string assignment(item.GetString(), item.GetStringLength());
+    if (redact.redact(assignment)) {
+      item.SetString(assignment.data(), static_cast<rapidjson::SizeType>(assignment.size()), alloc);
+    }
+  }
+}
+
+Value* mutable_path(Value& v, std::initializer_list<const char*> keys) {
+  Value* at = &v;
+  for (const char* k : keys) {
+    if (!at->IsObject()) return nullptr;
+    const auto it = at->FindMember(k);
+    if (it == at->MemberEnd()) return nullptr;
+    at = &it->value;
+  }
+  return at;
+}
+
+ParseOutcome from_value(Kind kind, Value& v, rapidjson::Document::AllocatorType& alloc,
+                        const EnvRedactor* redact) {
   if (!v.IsObject()) return {nullptr, "not a JSON object"};
-  (void)alloc;
+  if (redact != nullptr && redact->enabled()) {
+    // Where the engine puts a container's environment: a service's spec and the spec it replaced,
+    // and a task's own copy of it.
+    if (kind == Kind::service) {
+      redact_env(mutable_path(v, {"Spec", "TaskTemplate", "ContainerSpec", "Env"}), *redact, alloc);
+      redact_env(mutable_path(v, {"PreviousSpec", "TaskTemplate", "ContainerSpec", "Env"}), *redact,
+                 alloc);
+    } else if (kind == Kind::task) {
+      redact_env(mutable_path(v, {"Spec", "ContainerSpec", "Env"}), *redact, alloc);
+    }
+  }
   auto o = std::make_shared<Object>();
   o->kind = kind;
   switch (kind) {
     case Kind::node: fill_node(*o, v); break;
     case Kind::service: fill_service(*o, v); break;
     case Kind::task: fill_task(*o, v); break;
-    case Kind::config: fill_named(*o, v); break;
+    case Kind::config:
     case Kind::secret:
       fill_named(*o, v);
-      // The engine never lists secret data; make sure it never reaches a response either.
-      if (Value* spec = const_cast<Value*>(member(v, "Spec")); spec != nullptr) {
+      // The engine never lists secret data, but does a config's: neither reaches a response.
+      if (Value* spec = mutable_path(v, {"Spec"}); spec != nullptr && spec->IsObject()) {
         spec->RemoveMember("Data");
       }
       break;
@@ -265,14 +300,15 @@ ParseOutcome from_value(Kind kind, Value& v, rapidjson::Document::AllocatorType&
 
 }  // namespace
 
-ParseOutcome parse_object(Kind kind, std::string_view json) {
+ParseOutcome parse_object(Kind kind, std::string_view json, const EnvRedactor* redact) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError()) return {nullptr, "not valid JSON"};
-  return from_value(kind, doc, doc.GetAllocator());
+  return from_value(kind, doc, doc.GetAllocator(), redact);
 }
 
-ListOutcome parse_list(Kind kind, std::string_view json, const Table* known) {
+ListOutcome parse_list(Kind kind, std::string_view json, const Table* known,
+                       const EnvRedactor* redact) {
   ListOutcome out;
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
@@ -307,7 +343,7 @@ ListOutcome parse_list(Kind kind, std::string_view json, const Table* known) {
         }
       }
     }
-    auto parsed = from_value(kind, item, doc.GetAllocator());
+    auto parsed = from_value(kind, item, doc.GetAllocator(), redact);
     if (parsed.object) {
       out.objects.push_back(std::move(parsed.object));
     } else {

@@ -182,7 +182,7 @@ struct Watcher::Impl {
                                                : body.error().describe();
         return o;
       }
-      auto listed = state::parse_list(kind, *body, &store.snapshot()->table(kind));
+      auto listed = state::parse_list(kind, *body, &store.snapshot()->table(kind), &options.redact);
       if (!listed.error.empty()) {
         full_sync_failures.fetch_add(1, std::memory_order_relaxed);
         last_error = "listing " + std::string(state::kind_collection(kind)) + ": " + listed.error;
@@ -221,7 +221,8 @@ struct Watcher::Impl {
       return o;
     }
     const auto bytes = body->size();
-    auto listed = state::parse_list(Kind::task, *body, &store.snapshot()->table(Kind::task));
+    auto listed =
+        state::parse_list(Kind::task, *body, &store.snapshot()->table(Kind::task), &options.redact);
     if (!listed.error.empty()) {
       util::log::warn("task re-list unusable", {{"error", listed.error}});
       return Outcome::failed;
@@ -269,7 +270,7 @@ struct Watcher::Impl {
       }
       if (kind == Kind::network || kind == Kind::volume) {
         // Filtered listings match by substring; keep the exact one.
-        auto listed = state::parse_list(kind, *body);
+        auto listed = state::parse_list(kind, *body, nullptr, &options.redact);
         bool found = false;
         for (auto& o : listed.objects) {
           if (o->id == id) {
@@ -291,7 +292,7 @@ struct Watcher::Impl {
         }
         continue;
       }
-      auto parsed = state::parse_object(kind, *body);
+      auto parsed = state::parse_object(kind, *body, &options.redact);
       if (parsed.object) {
         change.upserts.push_back(std::move(parsed.object));
       } else {
@@ -310,7 +311,7 @@ struct Watcher::Impl {
         }
         return classify(body.error());
       }
-      auto listed = state::parse_list(Kind::task, *body);
+      auto listed = state::parse_list(Kind::task, *body, nullptr, &options.redact);
       if (!listed.error.empty()) return Outcome::failed;
       change.scoped_tasks.push_back(
           {by_service ? state::Change::Scoped::By::service : state::Change::Scoped::By::node, id,

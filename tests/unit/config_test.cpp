@@ -695,5 +695,15 @@ TEST_CASE("--help and --version") {
   CHECK(help_of({"--version"}).starts_with("narwhal "));
 }
 
+TEST_CASE("redact-env: on by default, a pattern to change it, \"\" to turn it off") {
+  CHECK(parse_with({}).redact_env == "PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE");
+  CHECK(parse_with({"--redact-env", "^AWS_"}).redact_env == "^AWS_");
+  CHECK(parse_with({"--redact-env="}).redact_env.empty());
+  CHECK(parse_with({}, {"NARWHAL_REDACT_ENV=TOKEN"}).redact_env == "TOKEN");
+  const auto bad = error_of({"--redact-env", "(unclosed"});
+  CHECK(bad.starts_with("--redact-env: \"(unclosed\" is not a regular expression (RE2 syntax): "));
+  CHECK(error_of({}, {"NARWHAL_REDACT_ENV=[z-a]"}).starts_with("NARWHAL_REDACT_ENV: "));
+}
+
 }  // namespace
 }  // namespace narwhal::config

@@ -7,6 +7,7 @@
 
 #include "../../src/state/summary.hpp"
 #include "../support/samples.hpp"
+#include "narwhal/state/redact.hpp"
 #include "narwhal/state/store.hpp"
 
 using namespace narwhal::state;
@@ -561,4 +562,61 @@ TEST_CASE("a task's new version is news only when something a person sees change
   const auto svc = before->table(Kind::service).get("zm877tfyji7wheye1kbd0qt4w");
   REQUIRE(svc != nullptr);
   CHECK(worth_recording(*svc, *edited(svc, R"("Index":247)", R"("Index":248)")));
+}
+
+TEST_CASE("secret-looking environment values never leave the parse") {
+  const auto redactor = EnvRedactor::compile(kDefaultRedactPattern);
+  REQUIRE(redactor);
+  CHECK(redactor->hides("DB_PASSWORD"));
+  CHECK(redactor->hides("aws_secret_access_key"));
+  CHECK(redactor->hides("GITHUB_TOKEN"));
+  CHECK_FALSE(redactor->hides("DATABASE_HOST"));
+  const std::string svc_json =
+      R"({"ID":"s1","Version":{"Index":5},"Spec":{"Name":"api","TaskTemplate":{"ContainerSpec":)"
+      R"({"Image":"app","Env":["DB_PASSWORD=hunter2","MODE=prod","API_KEY=k=v=w","TOKEN"]}}},)"
+      R"("PreviousSpec":{"Name":"api","TaskTemplate":{"ContainerSpec":{"Env":["DB_PASSWORD=old"]}}}})";
+  const auto svc = parse_object(Kind::service, svc_json, &*redactor);
+  REQUIRE(svc.object);
+  CHECK(svc.object->raw.find("hunter2") == std::string::npos);
+  CHECK(svc.object->raw.find("k=v=w") == std::string::npos);
+  CHECK(svc.object->raw.find("\"old\"") == std::string::npos);
+  CHECK(svc.object->raw.find("DB_PASSWORD=old") == std::string::npos);
+  CHECK(svc.object->raw.find(
+            R"("DB_PASSWORD=[redacted]","MODE=prod","API_KEY=[redacted]","TOKEN")") !=
+        std::string::npos);
+  const std::string task_json =
+      R"({"ID":"t1","Version":{"Index":6},"ServiceID":"s1","Status":{"State":"running"},)"
+      R"("Spec":{"ContainerSpec":{"Env":["PRIVATE_KEY=-----BEGIN","PATH=/bin"]}}})";
+  const auto task = parse_object(Kind::task, task_json, &*redactor);
+  REQUIRE(task.object);
+  CHECK(task.object->raw.find("BEGIN") == std::string::npos);
+  CHECK(task.object->raw.find("PATH=/bin") != std::string::npos);
+  // Listings too, and without a redactor (or with "") nothing is hidden.
+  const auto listed = parse_list(Kind::task, "[" + task_json + "]", nullptr, &*redactor);
+  REQUIRE(listed.objects.size() == 1);
+  CHECK(listed.objects[0]->raw.find("BEGIN") == std::string::npos);
+  CHECK(parse_object(Kind::task, task_json).object->raw.find("BEGIN") != std::string::npos);
+  const auto off = EnvRedactor::compile("");
+  REQUIRE(off);
+  CHECK_FALSE(off->enabled());
+  CHECK(parse_object(Kind::task, task_json, &*off).object->raw.find("BEGIN") != std::string::npos);
+  // A custom pattern, matched in any case; a bad one is an error.
+  const auto custom = EnvRedactor::compile("^aws_");
+  REQUIRE(custom);
+  CHECK(custom->hides("AWS_REGION"));
+  CHECK_FALSE(custom->hides("MY_AWS_X"));
+  CHECK_FALSE(EnvRedactor::compile("(unclosed"));
+}
+
+TEST_CASE("config and secret data never reach narwhal's objects") {
+  const auto config = parse_object(
+      Kind::config,
+      R"({"ID":"c1","Version":{"Index":1},"Spec":{"Name":"nginx","Data":"bGlzdGVu"}})");
+  REQUIRE(config.object);
+  CHECK(config.object->raw.find("Data") == std::string::npos);
+  CHECK(config.object->raw.find("bGlzdGVu") == std::string::npos);
+  const auto secret = parse_object(
+      Kind::secret, R"({"ID":"x1","Version":{"Index":1},"Spec":{"Name":"pw","Data":"c2VjcmV0"}})");
+  REQUIRE(secret.object);
+  CHECK(secret.object->raw.find("c2VjcmV0") == std::string::npos);
 }

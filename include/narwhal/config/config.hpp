@@ -36,6 +36,9 @@ struct Config {
   std::string tls_cert;                             // serve HTTPS when both set
   std::string tls_key;
   std::vector<std::string> cors_origins;
+  // RE2, case-insensitive: environment variables whose names match have their values replaced in
+  // every representation. "" shows all.
+  std::string redact_env = "PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE";
   unsigned threads = 0;  // 0 = hardware concurrency
   Millis sse_batch_interval{100};
   Millis sse_keepalive{15'000};

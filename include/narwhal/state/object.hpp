@@ -67,13 +67,18 @@ struct Object {
 
 using ObjectPtr = std::shared_ptr<const Object>;
 
+class EnvRedactor;
+
 // Parses one engine object of `kind` from its JSON. Never throws: a body that is not an object of
-// that kind gives an error string. Secrets lose any `Data`; the raw JSON is re-minified.
+// that kind gives an error string. Secrets and configs lose any `Data`; with `redact`, the values
+// of hidden environment variables of services (Spec and PreviousSpec) and tasks are replaced; the
+// raw JSON is re-minified.
 struct ParseOutcome {
   ObjectPtr object;
   std::string error;
 };
-[[nodiscard]] ParseOutcome parse_object(Kind kind, std::string_view json);
+[[nodiscard]] ParseOutcome parse_object(Kind kind, std::string_view json,
+                                        const EnvRedactor* redact = nullptr);
 
 // Parses a listing (a JSON array; volumes: {"Volumes": [...]}). Items that fail to parse are
 // skipped and counted in `skipped`.
@@ -86,8 +91,8 @@ struct ListOutcome {
 // object is that object, shared rather than parsed again: a periodic re-list of 100 000 tasks
 // then mostly costs the JSON parse.
 struct Table;
-[[nodiscard]] ListOutcome parse_list(Kind kind, std::string_view json,
-                                     const Table* known = nullptr);
+[[nodiscard]] ListOutcome parse_list(Kind kind, std::string_view json, const Table* known = nullptr,
+                                     const EnvRedactor* redact = nullptr);
 
 // The swarm object without its join tokens, minified; "" when the body is not an object.
 [[nodiscard]] std::string scrub_swarm(std::string_view json);

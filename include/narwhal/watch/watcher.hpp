@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "narwhal/engine/client.hpp"
+#include "narwhal/state/redact.hpp"
 #include "narwhal/state/store.hpp"
 
 namespace narwhal::watch {
@@ -34,6 +35,8 @@ struct Options {
   // Events buffered between the reader and the control loop; past this the oldest are dropped
   // and a full resync is due (the state converges, memory stays bounded).
   std::size_t event_queue_limit = 65'536;
+  // Environment variables whose values never leave narwhal (--redact-env).
+  state::EnvRedactor redact;
 };
 
 // What the watcher has done since it started, read by /-/metrics at scrape time.
