@@ -852,4 +852,40 @@ TEST_CASE("truth 9: history summaries say what changed") {
   end_ready(s);
 }
 
+TEST_CASE("truth 10: secret-looking environment values appear in no representation") {
+  FaultSwarm& s = require_fault_swarm();
+  REQUIRE(s.wait_ready(kReady).empty());
+  Created created{s};
+  std::string last;
+  const auto id = create_service(s, "hushed", 1, "tiny:latest",
+                                 {"--env", "DB_PASSWORD=hunter2", "--env", "MODE=prod"});
+  created.services.push_back(id);
+  REQUIRE_MESSAGE(eventually(s, kConverge, last, [&] { return running_in_both(s, id, 1, last); }),
+                  last);
+  // The engine has it; narwhal shows the name and never the value.
+  CHECK(s.engine_get("/services/" + id).body.find("hunter2") != std::string::npos);
+  docker_ok(s, {"service", "update", "--detach", "--env-add", "DB_PASSWORD=swordfish", id});
+  REQUIRE_MESSAGE(eventually(s, kConverge, last,
+                             [&] {
+                               const auto r = s.api->get("/services/" + id);
+                               last = r.describe();
+                               return r.body.find("PreviousSpec") != std::string::npos;
+                             }),
+                  last);
+  for (const std::string& path : std::vector<std::string>{
+           "/services/" + id, "/services?search=hushed", "/tasks?search=hushed&limit=200",
+           "/services/" + id + "/tasks", "/services/" + id + ".atom", "/history?limit=200",
+           "/history.atom?limit=200", "/search?q=hushed", "/search.atom?q=hushed"}) {
+    CAPTURE(path);
+    const auto r = s.api->get(path);
+    CHECK_MESSAGE(r.status == 200, r.describe());
+    CHECK(r.body.find("hunter2") == std::string::npos);
+    CHECK(r.body.find("swordfish") == std::string::npos);
+  }
+  const auto svc = s.api->get("/services/" + id);
+  CHECK(svc.body.find("DB_PASSWORD=[redacted]") != std::string::npos);
+  CHECK(svc.body.find("MODE=prod") != std::string::npos);
+  end_ready(s);
+}
+
 }  // namespace
