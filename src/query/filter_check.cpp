@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,10 @@
 #include "narwhal/util/text.hpp"
 
 namespace narwhal::query {
+
+namespace {
+constexpr std::int64_t kRegexMemoryBudget = 256 * 1024;
+}  // namespace
 
 namespace filter {
 
@@ -312,6 +317,10 @@ class Checker {
     }
     re2::RE2::Options options;
     options.set_log_errors(false);  // a bad pattern is the client's error, reported below
+    // RE2's default budget is 8 MiB a pattern; a filter may hold 25 and the cache 256 filters.
+    // Past this budget RE2 refuses the pattern (reported below) or matches without its DFA,
+    // still in linear time.
+    options.set_max_mem(kRegexMemoryBudget);
     auto re = std::make_unique<const re2::RE2>(pattern.text, options);
     if (!re->ok()) {
       return error(pattern.column,

@@ -1184,3 +1184,16 @@ TEST_CASE("a filter only selects: select over filtered items is a subsequence, s
     }
   }
 }
+
+TEST_CASE("a regular expression gets a small memory budget: big ones are refused, not kept") {
+  // Fine under the budget.
+  CHECK(compile_filter(Kind::service, R"(name matches "^web-[0-9]+$")").has_value());
+  CHECK(compile_filter(Kind::service, R"(name matches "(a|b|c|d)[a-z0-9_-]{1,60}\\.example")")
+            .has_value());
+  // 20 000 instructions: more than 256 KiB holds (RE2's default 8 MiB would take it).
+  const auto big =
+      compile_filter(Kind::service, R"x(name matches "(abcdefghijklmnopqrst){1000}")x");
+  REQUIRE_FALSE(big.has_value());
+  CHECK(big.error().code == "FLT002");
+  CHECK(big.error().detail.find("bad regular expression") != std::string::npos);
+}
