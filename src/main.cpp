@@ -72,6 +72,16 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
                     d(srv.header_limit_hits)));
   out.push_back(one("narwhal_http_timeouts_total", "Connections closed by a read timeout.",
                     Type::counter, d(srv.timeouts)));
+  out.push_back(one("narwhal_http_connection_limit_total",
+                    "Connections accepted over --max-connections (answered 503 API012 unless they "
+                    "asked for /-/).",
+                    Type::counter, d(srv.connection_limit_hits)));
+  out.push_back(
+      one("narwhal_http_accept_errors_total",
+          "Failed accepts (out of file descriptors, mostly); accepting pauses after each.",
+          Type::counter, d(srv.accept_errors)));
+  out.push_back(one("narwhal_http_max_connections", "The connection cap in force.", Type::gauge,
+                    d(srv.max_connections)));
   out.push_back(one("narwhal_internal_errors_total",
                     "Requests that failed inside narwhal (answered 500 API008).", Type::counter,
                     d(srv.internal_errors)));
@@ -286,6 +296,7 @@ int main(int argc, char** argv) {
   so.max_header_bytes = cfg.max_header_bytes;
   so.header_timeout = cfg.header_timeout;
   so.idle_timeout = cfg.idle_timeout;
+  so.max_connections = cfg.max_connections;
   so.tls_cert = cfg.tls_cert;
   so.tls_key = cfg.tls_key;
   nw::http::Server server(so, handler);

@@ -297,6 +297,15 @@ constexpr std::array kOptions{
         .show = show_count<&Config::history_size>,
     },
     Option{
+        .name = "max-connections",
+        .value_name = "N",
+        .kind = Kind::count,
+        .help = "connections served at once, 0-1000000; 0 = the descriptor limit less an eighth "
+                "(at least 64); over it only /-/ paths are answered, the rest get 503",
+        .apply = apply_count<&Config::max_connections, 0, 1'000'000>,
+        .show = show_count<&Config::max_connections>,
+    },
+    Option{
         .name = "max-header-bytes",
         .value_name = "N",
         .kind = Kind::count,

@@ -1,5 +1,7 @@
 #include "narwhal/http/server.hpp"
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -40,6 +42,12 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// Failed accepts: how often they are logged, and the longest pause before the next try.
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
+constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
+// A connection over the cap has this long to send its one request.
+constexpr auto kOverflowHeaderTimeout = std::chrono::milliseconds(1000);
 
 namespace {
 
@@ -235,7 +243,12 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0},
-      streams_served{0}, streams_active{0};
+      streams_served{0}, streams_active{0}, connection_limit_hits{0}, accept_errors{0};
+  std::size_t max_connections = 0;  // set by start()
+  // Past the cap: connections that get their one request answered; beyond these, none is
+  // accepted until one closes.
+  std::size_t max_overflow = 0;
+  std::atomic<std::uint64_t> overflow_open{0};
   mutable std::atomic<std::uint64_t> internal_errors{0};
   std::string links;
   std::mutex done_mutex;
@@ -251,7 +264,25 @@ struct Server::Impl {
       : options(std::move(o)), handler(h), ioc(static_cast<int>(std::max(1U, options.threads))) {}
 
   asio::awaitable<void> accept_loop() {
+    asio::steady_timer pause(acceptor.get_executor());
+    auto wait = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
+      pause.expires_after(d);
+      auto [ignored] = co_await pause.async_wait(kTuple);
+      (void)ignored;
+    };
+    // Failed accepts (EMFILE: out of descriptors) are logged once per interval with a count and
+    // retried after a growing pause: a spinning accept loop took a core and wrote millions of
+    // lines while the process could answer nobody.
+    std::chrono::milliseconds backoff{0};
+    std::uint64_t unlogged = 0;
+    auto last_log = std::chrono::steady_clock::time_point{};
     for (;;) {
+      // Over the cap and the overflow slots too: accept nothing until a connection closes (the
+      // kernel's backlog holds the rest).
+      while (!stopping && open.load() >= max_connections + max_overflow) {
+        co_await wait(std::chrono::milliseconds(20));
+      }
+      if (stopping) co_return;
       // With one thread nothing can run concurrently: a strand would only cost dispatches.
       const asio::any_io_executor ex = options.threads > 1
                                            ? asio::any_io_executor(asio::make_strand(ioc))
@@ -259,16 +290,45 @@ struct Server::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(ex, kTuple);
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
-        util::log::warn("accept failed", {{"error", ec.message()}});
+        accept_errors.fetch_add(1, std::memory_order_relaxed);
+        ++unlogged;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_log >= kAcceptLogInterval) {
+          util::log::warn("accept failed; pausing accepts",
+                          {{"error", ec.message()},
+                           {"failures", std::to_string(unlogged)},
+                           {"open_connections", std::to_string(open.load())}});
+          unlogged = 0;
+          last_log = now;
+        }
+        backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(10)), kAcceptBackoffMax);
+        co_await wait(backoff);
         continue;
+      }
+      backoff = std::chrono::milliseconds(0);
+      const bool over = open.fetch_add(1) >= max_connections;
+      if (over) {
+        connection_limit_hits.fetch_add(1, std::memory_order_relaxed);
+        overflow_open.fetch_add(1);
       }
       auto ex_of = socket.get_executor();
       if (tls) {
-        asio::co_spawn(ex_of, tls_session(beast::tcp_stream(std::move(socket))), asio::detached);
+        asio::co_spawn(ex_of, tls_session(beast::tcp_stream(std::move(socket)), over),
+                       asio::detached);
       } else {
-        asio::co_spawn(ex_of, plain_session(beast::tcp_stream(std::move(socket))), asio::detached);
+        asio::co_spawn(ex_of, plain_session(beast::tcp_stream(std::move(socket)), over),
+                       asio::detached);
       }
     }
+  }
+
+  Reply over_cap(const Request& rq) const {
+    Reply r = handler.problem("API012",
+                              "narwhal serves its maximum of " + std::to_string(max_connections) +
+                                  " connections; retry in a second",
+                              rq.target.substr(0, rq.target.find('?')), rq.request_id);
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
 
   // The handler's answer; a failure inside it (a bug, or memory running out) is a 500 problem
@@ -406,31 +466,43 @@ struct Server::Impl {
     ec_out = ec;
   }
 
-  asio::awaitable<void> plain_session(beast::tcp_stream stream) {
-    open.fetch_add(1);
-    co_await serve(stream);
+  // A connection counted by the accept loop (so the next accept already sees it), uncounted
+  // when its coroutine ends, however it ends.
+  struct Counted {
+    std::atomic<std::uint64_t>& n;
+    std::atomic<std::uint64_t>* overflow;
+    ~Counted() {
+      n.fetch_sub(1);
+      if (overflow != nullptr) overflow->fetch_sub(1);
+    }
+  };
+
+  asio::awaitable<void> plain_session(beast::tcp_stream stream, bool over) {
+    const Counted counted{open, over ? &overflow_open : nullptr};
+    co_await serve(stream, over);
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    open.fetch_sub(1);
   }
 
-  asio::awaitable<void> tls_session(beast::tcp_stream tcp_stream) {
-    open.fetch_add(1);
+  asio::awaitable<void> tls_session(beast::tcp_stream tcp_stream, bool over) {
+    const Counted counted{open, over ? &overflow_open : nullptr};
     asio::ssl::stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
     beast::get_lowest_layer(stream).expires_after(options.header_timeout);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (!ec) {
-      co_await serve(stream);
+      co_await serve(stream, over);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
       auto [shutdown_ec] = co_await stream.async_shutdown(kTuple);
       (void)shutdown_ec;
     }
-    open.fetch_sub(1);
   }
 
   // Reads requests and answers them until the client or a limit ends the connection.
+  // `over`: the connection came in over the cap. It gets one request, read quickly: the meta
+  // endpoints (what monitoring needs to see the state of things) are answered, anything else is
+  // 503 API012 with Retry-After; then it closes.
   template <class Stream>
-  asio::awaitable<void> serve(Stream& stream) {
+  asio::awaitable<void> serve(Stream& stream, bool over = false) {
     beast::flat_buffer buffer;
     std::string head;
     bool first = true;
@@ -439,8 +511,9 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::empty_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(64 * 1024);
-      beast::get_lowest_layer(stream).expires_after(first ? options.header_timeout
-                                                          : options.idle_timeout);
+      beast::get_lowest_layer(stream).expires_after(
+          over ? std::min(options.header_timeout, kOverflowHeaderTimeout)
+               : (first ? options.header_timeout : options.idle_timeout));
       first = false;
       // The head only: a body is never read (narwhal takes none), and a request that has one
       // is answered and its connection closed, so its bytes cannot pass for a next request.
@@ -500,8 +573,9 @@ struct Server::Impl {
       rq.last_event_id = req["Last-Event-ID"];
       const auto given_id = req["Request-Id"];
       rq.request_id = acceptable_request_id(given_id) ? std::string(given_id) : new_request_id();
-      const bool keep_alive = req.keep_alive() && !stopping.load() && !has_body;
-      const Reply reply = answer(rq);
+      const bool keep_alive = req.keep_alive() && !stopping.load() && !has_body && !over;
+      const bool meta = rq.target.starts_with("/-/");
+      const Reply reply = over && !meta ? over_cap(rq) : answer(rq);
       beast::error_code wec;
       co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);
       in_flight.fetch_sub(1);
@@ -536,6 +610,17 @@ Server::~Server() {
 void Server::start() {
   auto& i = *impl_;
   if (i.links.empty()) set_links_base("");
+  i.max_connections = i.options.max_connections;
+  if (i.max_connections == 0) {
+    rlimit nofile{};
+    const std::uint64_t limit =
+        ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+            ? nofile.rlim_cur
+            : 1'048'576;
+    i.max_connections = default_max_connections(limit);
+  }
+  // Room to tell a few clients over the cap that it is reached, and to answer health checks.
+  i.max_overflow = std::max<std::size_t>(4, std::min<std::size_t>(64, i.max_connections / 16));
   if (!i.options.tls_cert.empty() || !i.options.tls_key.empty()) {
     i.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     i.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -615,8 +700,20 @@ void Server::wait() {
 }
 
 Server::Stats Server::stats() const noexcept {
-  return {impl_->open.load(), impl_->requests.load(), impl_->header_limit_hits.load(),
-          impl_->timeouts.load(), impl_->internal_errors.load()};
+  return {impl_->open.load(),
+          impl_->requests.load(),
+          impl_->header_limit_hits.load(),
+          impl_->timeouts.load(),
+          impl_->internal_errors.load(),
+          impl_->connection_limit_hits.load(),
+          impl_->accept_errors.load(),
+          impl_->max_connections};
+}
+
+std::size_t default_max_connections(std::uint64_t fd_limit) noexcept {
+  const std::uint64_t reserve = std::max<std::uint64_t>(64, fd_limit / 8);
+  if (fd_limit <= reserve + 16) return 16;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(fd_limit - reserve, 1'000'000));
 }
 
 }  // namespace narwhal::http

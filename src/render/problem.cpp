@@ -34,6 +34,12 @@ const std::vector<ErrorCode>& error_registry() {
        "Read Content-Range for the number of items, or drop the Range header."},
       {"API011", 404, "Unknown error code", "The error registry has no code of that name.",
        "See /api/errors for every code narwhal answers with."},
+      {"API012", 503, "Too many connections",
+       "narwhal serves as many connections as it is configured (or its file descriptor limit "
+       "allows) to; this one came in over the cap. /-/health, /-/ready and /-/metrics are still "
+       "answered.",
+       "Retry after the seconds in Retry-After; reuse keep-alive connections instead of opening "
+       "new ones, or raise --max-connections and the process's descriptor limit."},
       {"ENG001", 503, "Engine not ready",
        "narwhal has not completed a full sync with the Docker engine, or lost it longer than "
        "the grace period ago.",

@@ -81,6 +81,7 @@ struct Served {
     o.port = 0;
     o.threads = 2;
     o.header_timeout = std::chrono::milliseconds(2000);
+    o.max_connections = 4;  // so that API012 can be reached with a few sockets
     return o;
   }
   int connect() const {
@@ -185,6 +186,16 @@ TEST_CASE("every registered code is reachable by a request") {
     CHECK(refused.find("Retry-After: 5") != std::string::npos);
     record(refused);
     ::close(held);
+  }
+  {
+    // API012: four idle connections fill the cap; the fifth is told so (and /-/ is answered).
+    std::vector<int> held;
+    for (int i = 0; i < 4; ++i) held.push_back(s.connect());
+    const std::string over = get(s, "/services");
+    CHECK(over.find("Retry-After: 1") != std::string::npos);
+    record(over);
+    CHECK(get(s, "/-/health").starts_with("HTTP/1.1 200 "));
+    for (const int fd : held) ::close(fd);
   }
   s.set_synced(false);
   record(get(s, "/-/ready"));  // ENG001

@@ -25,7 +25,14 @@ struct ServerOptions {
   std::chrono::milliseconds stream_write_timeout{30'000};
   std::string tls_cert;  // PEM certificate chain and key: serve HTTPS (with HSTS) when set
   std::string tls_key;
+  // Connections served at once; 0 = derived from RLIMIT_NOFILE at start, keeping an eighth of
+  // the descriptors (at least 64) for the engine, the log and the connections over the cap,
+  // which get one request: /-/health, /-/ready and /-/metrics are answered, anything else 503.
+  std::size_t max_connections = 0;
 };
+
+// The connection cap ServerOptions::max_connections = 0 stands for, given a descriptor limit.
+[[nodiscard]] std::size_t default_max_connections(std::uint64_t fd_limit) noexcept;
 
 class Server {
  public:
@@ -46,7 +53,10 @@ class Server {
 
   struct Stats {
     std::uint64_t connections_open = 0, requests = 0, header_limit_hits = 0, timeouts = 0;
-    std::uint64_t internal_errors = 0;  // requests answered 500 API008
+    std::uint64_t internal_errors = 0;        // requests answered 500 API008
+    std::uint64_t connection_limit_hits = 0;  // connections over the cap (answered 503 API012)
+    std::uint64_t accept_errors = 0;          // failed accepts (out of descriptors, mostly)
+    std::uint64_t max_connections = 0;        // the cap in force
   };
   [[nodiscard]] Stats stats() const noexcept;
 
