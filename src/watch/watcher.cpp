@@ -376,6 +376,12 @@ struct Watcher::Impl {
         if (auto alive = client.ping(ping_timeout); !alive) {
           watchdog_failures.fetch_add(1, std::memory_order_relaxed);
           count_error(alive.error());
+          // The control loop may be waiting out its request timeout on the same frozen engine:
+          // abort that call, so the loss is known now and not when the call gives up.
+          {
+            const std::lock_guard lock(clients_mutex);
+            if (active_client != nullptr) active_client->stop();
+          }
           q.close(alive.error().describe() + " after " +
                   std::to_string(options.event_watchdog.count() / 1000) +
                   " s without events (the engine is frozen or overloaded)");

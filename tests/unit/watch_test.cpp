@@ -451,3 +451,20 @@ TEST_CASE("a changed service whose tasks have not settled has them re-listed") {
   f.after_execute(*settled, t0 + 1100ms);
   CHECK(f.pending() == 0);
 }
+
+TEST_CASE("a frozen engine is lost at the watchdog even while a call waits on it") {
+  // The task poll (every 500 ms) is stuck on the frozen engine for its 8 s request timeout when
+  // the watchdog (1 s) finds the events silent: the loss must not wait for that call to give up.
+  SimWatch w(8s, [](watch::Options& o) {
+    o.task_poll_interval = 500ms;
+    o.resync_interval = 10min;
+    o.event_watchdog = 1s;
+  });
+  REQUIRE(wait_until(10s, [&] { return w.connected(); }));
+  sim::Faults f;
+  f.frozen = true;
+  w.engine->set_faults(f);
+  CHECK(wait_until(4s, [&] { return !w.store.snapshot()->engine.connected; }));
+  w.engine->set_faults({});
+  CHECK(wait_until(10s, [&] { return w.connected(); }));
+}
