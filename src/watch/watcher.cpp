@@ -218,6 +218,7 @@ struct Watcher::Impl {
       util::log::warn("task re-list failed", {{"error", body.error().describe()}});
       const Outcome o = classify(body.error());
       if (o == Outcome::not_manager) last_error = not_manager_reason(client, body.error());
+      if (o == Outcome::lost) last_error = body.error().describe();
       return o;
     }
     const auto bytes = body->size();
@@ -263,7 +264,8 @@ struct Watcher::Impl {
             {{"kind", state::kind_name(kind)}, {"id", id}, {"error", body.error().describe()}});
         const Outcome o = classify(body.error());
         if (o == Outcome::lost || o == Outcome::not_manager) {
-          if (o == Outcome::not_manager) last_error = not_manager_reason(client, body.error());
+          last_error = o == Outcome::not_manager ? not_manager_reason(client, body.error())
+                                                 : body.error().describe();
           return o;
         }
         continue;
@@ -309,7 +311,10 @@ struct Watcher::Impl {
           all_tasks = true;
           return Outcome::ok;
         }
-        return classify(body.error());
+        const Outcome o = classify(body.error());
+        if (o == Outcome::lost) last_error = body.error().describe();
+        if (o == Outcome::not_manager) last_error = not_manager_reason(client, body.error());
+        return o;
       }
       auto listed = state::parse_list(Kind::task, *body, nullptr, &options.redact);
       if (!listed.error.empty()) return Outcome::failed;
@@ -570,7 +575,12 @@ struct Watcher::Impl {
         outcome = poll_tasks(client);
         next_poll = now + options.task_poll_interval;
       }
-      if (outcome == Outcome::lost) return;
+      if (outcome == Outcome::lost) {
+        // When the watchdog aborted the call, its reason is the one to give.
+        if (auto why = q.closed()) last_error = *why;
+        if (last_error.empty()) last_error = "the engine connection was lost";
+        return;
+      }
       if (outcome == Outcome::not_manager) {
         if (manager) {
           util::log::warn(

@@ -465,6 +465,9 @@ TEST_CASE("a frozen engine is lost at the watchdog even while a call waits on it
   f.frozen = true;
   w.engine->set_faults(f);
   CHECK(wait_until(4s, [&] { return !w.store.snapshot()->engine.connected; }));
+  // The reason is the watchdog's, not the aborted call's (or nothing, as it once was).
+  const auto why = w.store.snapshot()->engine.last_error;
+  CHECK_MESSAGE(why.find("GET /_ping: no response within") != std::string::npos, why);
   w.engine->set_faults({});
   CHECK(wait_until(10s, [&] { return w.connected(); }));
 }
