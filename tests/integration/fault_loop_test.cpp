@@ -231,12 +231,12 @@ TEST_CASE("fault loop: crash, freeze, clean restart, swarm leave, a burst while 
     const auto diff = converge(s, kRecoverBudget);
     const auto recovered = Clock::now();
     // Every one of these faults leaves the state served no longer current: narwhal must say so,
-    // within one watchdog interval (and a poll's slack) of the fault starting.
+    // within one watchdog interval of the fault starting (plus 2 s of slack for a loaded machine).
     CHECK_MESSAGE(detected.has_value(), "narwhal never said its state was not current");
     if (detected) {
       row.detect_ms = ms_between(t0, *detected);
       CHECK(row.detect_ms <=
-            std::chrono::duration_cast<std::chrono::milliseconds>(kWatchdog + 1s).count());
+            std::chrono::duration_cast<std::chrono::milliseconds>(kWatchdog + 2s).count());
     }
     row.recover_ms = diff.empty() ? ms_between(healed, recovered) : -1;
     row.differences = diff.size();
