@@ -92,6 +92,14 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
       one("narwhal_cache_misses_total", "Responses rendered.", Type::counter, d(cache.misses)));
   out.push_back(
       one("narwhal_cache_entries", "Rendered responses cached.", Type::gauge, d(cache.entries)));
+  out.push_back(one("narwhal_cache_bytes", "Bytes of rendered bodies cached (--cache-bytes caps it).",
+                    Type::gauge, d(cache.bytes)));
+  out.push_back(one("narwhal_cache_evictions_total",
+                    "Cached responses dropped, least recently used first, to stay in the budget.",
+                    Type::counter, d(cache.evictions)));
+  out.push_back(one("narwhal_cache_shared_renders_total",
+                    "Misses that waited for the render another request of the same body ran.",
+                    Type::counter, d(cache.shared_renders)));
   out.push_back(one("narwhal_history_entries", "Entries in the change history.", Type::gauge,
                     d(store.history().size())));
   const auto snap = store.snapshot();
@@ -266,6 +274,7 @@ int main(int argc, char** argv) {
   hs.max_search_chars = cfg.max_search_chars;
   hs.max_filter_chars = cfg.max_filter_chars;
   hs.cors_origins = cfg.cors_origins;
+  hs.cache_bytes = cfg.cache_bytes;
   hs.version = NARWHAL_VERSION;
   nw::metrics::Exposition exposition;
   hs.metrics = [&exposition] { return exposition.text(); };

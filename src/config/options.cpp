@@ -306,6 +306,15 @@ constexpr std::array kOptions{
         .show = show_count<&Config::max_connections>,
     },
     Option{
+        .name = "cache-bytes",
+        .value_name = "N",
+        .kind = Kind::count,
+        .help = "bytes of rendered responses kept, least recently used dropped first, "
+                "65536-68719476736",
+        .apply = apply_count<&Config::cache_bytes, 65536, 68'719'476'736>,
+        .show = show_count<&Config::cache_bytes>,
+    },
+    Option{
         .name = "max-header-bytes",
         .value_name = "N",
         .kind = Kind::count,

@@ -34,10 +34,24 @@ std::shared_ptr<const std::string> CacheEntry::encoded(util::Coding c) const {
 }
 
 std::string Call::self() const {
+  // The canonical URL of what the request asks for: only the query parameters the route knows,
+  // in the route's order, the first of each when repeated (the one narwhal reads). It is the @id
+  // and self link of the body and part of its cache key, so `?x=<unique>` makes no new copy of
+  // anything.
   std::string out(path);
-  if (!query.empty()) {
-    out += '?';
-    out += query;
+  if (query.empty()) return out;
+  const auto params = query::parse_query_string(query);
+  if (!params) return out;
+  char sep = '?';
+  for (const auto& spec : route.params) {
+    if (spec.in != "query" || spec.name == "lastEventId") continue;
+    const auto value = param(*params, spec.name);
+    if (!value) continue;
+    out += sep;
+    out += spec.name;
+    out += '=';
+    out += util::percent_encode(*value);
+    sep = '&';
   }
   return out;
 }
@@ -179,26 +193,67 @@ bool Handler::Impl::ready(const state::Snapshot& snap) const {
 
 std::shared_ptr<const CacheEntry> Handler::Impl::cached(
     const std::string& key, const Deps& deps, const std::function<Fresh()>& render) const {
+  std::promise<std::shared_ptr<const CacheEntry>> mine;
+  std::shared_future<std::shared_ptr<const CacheEntry>> theirs;
   {
-    const std::shared_lock lock(cache_mutex);
+    const std::lock_guard lock(cache_mutex);
     const auto it = cache.find(key);
-    if (it != cache.end() && it->second->deps == deps) {
+    if (it != cache.end() && it->second.entry->deps == deps) {
       hits.fetch_add(1, std::memory_order_relaxed);
-      return it->second;
+      lru.splice(lru.begin(), lru, it->second.recency);
+      return it->second.entry;
+    }
+    if (const auto pending = rendering.find(key); pending != rendering.end()) {
+      theirs = pending->second;
+    } else {
+      rendering.emplace(key, mine.get_future().share());
     }
   }
   misses.fetch_add(1, std::memory_order_relaxed);
-  Fresh fresh = render();
-  auto entry = std::make_shared<CacheEntry>();
-  entry->deps = deps;
-  entry->etag = util::strong_etag(fresh.body.text);
-  entry->last_modified = fresh.body.last_modified;
-  entry->total = fresh.total;
-  entry->links = std::move(fresh.links);
-  entry->body = std::make_shared<const std::string>(std::move(fresh.body.text));
-  const std::unique_lock lock(cache_mutex);
-  if (cache.size() >= settings.cache_entries) cache.clear();  // bounded; refills from hits
-  cache[key] = entry;
+  if (theirs.valid()) {
+    // Another request renders this very body now: wait for it rather than render it twice (a
+    // render of a state a moment older is still a fine answer to a request that came meanwhile).
+    shared_renders.fetch_add(1, std::memory_order_relaxed);
+    return theirs.get();
+  }
+  std::shared_ptr<CacheEntry> entry;
+  try {
+    Fresh fresh = render();
+    entry = std::make_shared<CacheEntry>();
+    entry->deps = deps;
+    entry->etag = util::strong_etag(fresh.body.text);
+    entry->last_modified = fresh.body.last_modified;
+    entry->total = fresh.total;
+    entry->links = std::move(fresh.links);
+    entry->body = std::make_shared<const std::string>(std::move(fresh.body.text));
+  } catch (...) {
+    mine.set_exception(std::current_exception());
+    const std::lock_guard lock(cache_mutex);
+    rendering.erase(key);
+    throw;
+  }
+  mine.set_value(entry);
+  const std::size_t bytes = entry->body->size() + entry->links.size() + key.size();
+  const std::lock_guard lock(cache_mutex);
+  rendering.erase(key);
+  if (const auto old = cache.find(key); old != cache.end()) {
+    cache_bytes -= old->second.bytes;
+    lru.erase(old->second.recency);
+    cache.erase(old);
+  }
+  // A body larger than the whole budget is answered, not kept.
+  if (bytes > settings.cache_bytes) return entry;
+  while (!lru.empty() &&
+         (cache_bytes + bytes > settings.cache_bytes || cache.size() >= settings.cache_entries)) {
+    const auto victim = cache.find(lru.back());
+    cache_bytes -= victim->second.bytes;
+    cache.erase(victim);
+    lru.pop_back();
+    evictions.fetch_add(1, std::memory_order_relaxed);
+  }
+  lru.push_front(key);
+  cache.emplace(key, CacheSlot{entry, lru.begin(), bytes});
+  cache_bytes += bytes;
   return entry;
 }
 
@@ -480,8 +535,9 @@ bool Handler::ready() const {
 }
 
 Handler::CacheStats Handler::cache_stats() const {
-  const std::shared_lock lock(impl_->cache_mutex);
-  return {impl_->hits.load(), impl_->misses.load(), impl_->cache.size()};
+  const std::lock_guard lock(impl_->cache_mutex);
+  return {impl_->hits.load(), impl_->misses.load(),    impl_->cache.size(),
+          impl_->cache_bytes, impl_->evictions.load(), impl_->shared_renders.load()};
 }
 
 }  // namespace narwhal::http

@@ -6,6 +6,8 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <future>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -114,9 +116,20 @@ struct Handler::Impl {
   live::Hub* hub;
   render::Site site;
   std::int64_t started;
-  mutable std::shared_mutex cache_mutex;
-  mutable std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache;
-  mutable std::atomic<std::uint64_t> hits{0}, misses{0};
+  // The rendered-response cache: LRU, bounded by entries and by bytes. Concurrent misses of one
+  // key render once (the others wait for that render).
+  struct CacheSlot {
+    std::shared_ptr<const CacheEntry> entry;
+    std::list<std::string>::iterator recency;  // in `lru`, most recent first
+    std::size_t bytes = 0;
+  };
+  mutable std::mutex cache_mutex;
+  mutable std::unordered_map<std::string, CacheSlot> cache;
+  mutable std::list<std::string> lru;
+  mutable std::size_t cache_bytes = 0;
+  mutable std::unordered_map<std::string, std::shared_future<std::shared_ptr<const CacheEntry>>>
+      rendering;
+  mutable std::atomic<std::uint64_t> hits{0}, misses{0}, evictions{0}, shared_renders{0};
   mutable query::FilterCache filters;
 
   Impl(Settings s, const state::Store& st, live::Hub* h);

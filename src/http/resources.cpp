@@ -179,6 +179,10 @@ Reply Handler::Impl::list(const Call& c, Kind kind, const state::Object* owner) 
     }
     filter = std::move(*compiled);
   }
+  // The canonical URL: the body's @id and the cache's key. Parameters narwhal does not know, or
+  // spelt differently (limit=050), make no new body: a client cannot fill the cache with copies.
+  const std::string canon = query::canonical(q);
+  const std::string self = std::string(c.path) + (canon.empty() ? std::string() : "?" + canon);
   // Range paging applies only when the query names no page (query parameters win).
   std::optional<ItemRange> range;
   if (!q.explicit_paging && !c.rq.range.empty()) range = parse_item_range(c.rq.range);
@@ -187,7 +191,6 @@ Reply Handler::Impl::list(const Call& c, Kind kind, const state::Object* owner) 
     const std::size_t wanted = range->last ? *range->last - range->first + 1 : query::kMaxLimit;
     q.limit = std::min(wanted, query::kMaxLimit);
   }
-  const std::string self = c.self();
   const Deps d = kind == Kind::stack     ? deps_of(*snap, {Kind::stack})
                  : kind == Kind::task    ? deps_of(*snap, {Kind::task, Kind::service, Kind::node})
                  : kind == Kind::service ? deps_of(*snap, {Kind::service, Kind::task})

@@ -121,8 +121,9 @@ std::string canonical(const ListQuery& q) {
   if (!q.filter.empty()) add("filter", q.filter);
   if (!q.sort.empty()) add("sort", q.sort);
   if (q.descending) add("dir", "desc");
-  add("limit", std::to_string(q.limit));
-  add("offset", std::to_string(q.offset));
+  // Defaults are left out, so the plainest URL of a page is its canonical one.
+  if (q.limit != kDefaultLimit) add("limit", std::to_string(q.limit));
+  if (q.offset != 0) add("offset", std::to_string(q.offset));
   return out;
 }
 

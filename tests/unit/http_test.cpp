@@ -783,3 +783,58 @@ TEST_CASE("filter and search limits count characters, not bytes") {
   CHECK(std::string(json(refused)["detail"].GetString()).find("201 characters") !=
         std::string::npos);
 }
+
+TEST_CASE("the response cache is keyed on the canonical request: unknown parameters make no copy") {
+  Fixture f;
+  const auto first = f.get("/services?limit=2");
+  REQUIRE(first.status == 200);
+  const auto before = f.handler.cache_stats().entries;
+  for (int i = 0; i < 200; ++i) {
+    const auto r = f.get("/services?limit=2&x=" + std::to_string(i));
+    REQUIRE(r.status == 200);
+    CHECK(r.etag == first.etag);  // the same body: its @id is the canonical URL
+  }
+  CHECK(f.get("/services?limit=002").etag == first.etag);  // numbers as numbers
+  CHECK(f.handler.cache_stats().entries == before);
+  CHECK(std::string(json(f.get("/services?limit=2&x=1"))["@id"].GetString()) ==
+        "/services?limit=2");
+  CHECK(std::string(json(f.get("/services?x=1"))["@id"].GetString()) == "/services");
+  // Feeds and search likewise.
+  const auto feed = f.get("/services.atom?limit=5");
+  CHECK(f.get("/services.atom?limit=5&cachebust=7").etag == feed.etag);
+  const auto search = f.get("/search?q=web", "application/json");
+  CHECK(f.get("/search?q=web&zz=1", "application/json").etag == search.etag);
+}
+
+TEST_CASE("the response cache stays within its byte budget, least recently used out first") {
+  state::Store store{100};
+  http::Settings settings;
+  settings.cache_bytes = 64 * 1024;
+  http::Handler handler(settings, store);
+  (void)store.apply(test::full_sync());
+  state::EngineState e;
+  e.connected = e.synced = true;
+  store.set_engine(e);
+  auto get = [&](const std::string& target) {
+    Request rq;
+    rq.method = "GET";
+    rq.target = target;
+    rq.request_id = "c";
+    return handler.handle(rq);
+  };
+  const auto hot = get("/services");
+  REQUIRE(hot.status == 200);
+  for (int i = 0; i < 400; ++i) {
+    // Distinct valid pages: each a body of its own.
+    REQUIRE(get("/tasks?limit=1&offset=" + std::to_string(i % 7) + "&search=" +
+                std::string(static_cast<std::size_t>(i % 50), 'a'))
+                .status == 200);
+    if (i % 10 == 0) (void)get("/services");  // kept warm
+  }
+  const auto stats = handler.cache_stats();
+  CHECK(stats.bytes <= settings.cache_bytes);
+  CHECK(stats.evictions > 0);
+  const auto hits_before = handler.cache_stats().hits;
+  CHECK(get("/services").etag == hot.etag);
+  CHECK(handler.cache_stats().hits == hits_before + 1);  // the recently used one survived
+}

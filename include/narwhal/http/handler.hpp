@@ -69,6 +69,9 @@ struct Settings {
   // The authority of the permanent tag: URIs of feeds and entries (RFC 4151), a domain name
   // the operator owns.
   std::string tag_authority = "narwhal.localhost";
+  // The rendered-response cache keeps at most this many bytes of bodies (least recently used
+  // go first), whatever clients ask for.
+  std::size_t cache_bytes = 256 * 1024 * 1024;
 };
 
 class Handler {
@@ -88,6 +91,9 @@ class Handler {
   struct CacheStats {
     std::uint64_t hits = 0, misses = 0;
     std::size_t entries = 0;
+    std::size_t bytes = 0;             // of the bodies kept
+    std::uint64_t evictions = 0;       // entries dropped to stay within the budget
+    std::uint64_t shared_renders = 0;  // misses that waited for a render another request ran
   };
   [[nodiscard]] CacheStats cache_stats() const;
 

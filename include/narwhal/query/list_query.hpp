@@ -48,7 +48,8 @@ struct QueryError {
                                                          std::size_t max_search_chars,
                                                          ListQuery& out);
 
-// The canonical form of the parameters that affect a list body, for cache keys and links.
+// The canonical form of the parameters that affect a list body, for cache keys and @id: a fixed
+// order, numbers as numbers, defaults and unknown parameters left out ("" for a default page).
 [[nodiscard]] std::string canonical(const ListQuery& q);
 
 // search → filter → sort → page over `items` (already narrowed to a scope); `total` counts
