@@ -50,13 +50,14 @@ Stream::~Stream() {
 }
 
 void Stream::set_waker(std::function<void()> waker) {
-  bool ready = false;
+  // A copy taken under the lock: close() may move waker_ out at any moment once it is released.
+  std::function<void()> call;
   {
     const std::lock_guard lock(mutex_);
     waker_ = std::move(waker);
-    ready = !queue_.empty() || closed_;
+    if (!queue_.empty() || closed_) call = waker_;
   }
-  if (ready && waker_) waker_();
+  if (call) call();
 }
 
 Stream::Taken Stream::take() {
@@ -189,7 +190,7 @@ struct Hub::Impl {
     state::SnapshotPtr snapshot;
     std::vector<state::HistoryEntry> entries;
   };
-  std::mutex inbox_mutex;
+  mutable std::mutex inbox_mutex;
   std::condition_variable inbox_cv;
   std::deque<Item> inbox;
   bool stopping = false;
@@ -547,12 +548,17 @@ void Hub::start() {
 void Hub::stop() {
   if (impl_->stopped.exchange(true)) return;
   impl_->stop();
+  // What the thread did not take is dropped with its snapshots: nothing will ever send it.
+  const std::lock_guard lock(impl_->inbox_mutex);
+  impl_->inbox.clear();
 }
 
 void Hub::publish(const state::SnapshotPtr& snapshot,
                   const std::vector<state::HistoryEntry>& entries) {
   {
     const std::lock_guard lock(impl_->inbox_mutex);
+    // After stop() nothing drains the inbox: a watcher still publishing must not fill it.
+    if (impl_->stopped.load()) return;
     impl_->inbox.push_back({snapshot, entries});
   }
   impl_->inbox_cv.notify_one();
@@ -587,6 +593,10 @@ Hub::Stats Hub::stats() const {
   s.frames_dropped = i.dropped.load();
   s.replays = i.replays.load();
   s.replay_syncs = i.replay_syncs.load();
+  {
+    const std::lock_guard lock(i.inbox_mutex);
+    s.inbox = i.inbox.size();
+  }
   return s;
 }
 

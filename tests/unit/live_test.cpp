@@ -745,3 +745,12 @@ TEST_CASE("a batch mixes plain and leave events, and is shared only by streams s
   REQUIRE(replayed_all.frames.size() == 2);
   CHECK(*replayed_all.frames[1] == *rall.frames[0]);
 }
+
+TEST_CASE("a stopped hub takes no more changes: its inbox does not grow") {
+  Live l;
+  l.hub.stop();
+  for (int i = 0; i < 50; ++i) {
+    (void)l.upsert({service("svc-after-stop", "late", 10 + i)});
+  }
+  CHECK(l.hub.stats().inbox == 0);
+}

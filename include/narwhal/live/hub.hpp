@@ -138,6 +138,7 @@ class Hub {
     std::uint64_t overflows = 0;       // slow streams that lost their backlog (got a sync)
     std::uint64_t frames_dropped = 0;  // frames not queued because of that
     std::uint64_t replays = 0, replay_syncs = 0;
+    std::uint64_t inbox = 0;  // published changes not yet taken by the hub's thread
   };
   [[nodiscard]] Stats stats() const;
 
