@@ -46,6 +46,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Failed accepts: how often they are logged, and the longest pause before the next try.
 constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
 constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
+// How long past a read's own limit the stream's timeout closes the socket regardless.
+constexpr auto kTimeoutBackstop = std::chrono::seconds(2);
 // A connection over the cap has this long to send its one request.
 constexpr auto kOverflowHeaderTimeout = std::chrono::milliseconds(1000);
 
@@ -61,6 +63,7 @@ std::string_view reason(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
     case 416: return "Range Not Satisfiable";
@@ -511,14 +514,34 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::empty_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(64 * 1024);
-      beast::get_lowest_layer(stream).expires_after(
-          over ? std::min(options.header_timeout, kOverflowHeaderTimeout)
-               : (first ? options.header_timeout : options.idle_timeout));
+      const auto limit = over ? std::min(options.header_timeout, kOverflowHeaderTimeout)
+                              : (first ? options.header_timeout : options.idle_timeout);
       first = false;
+      // The stream's own timeout closes the socket, leaving nothing to answer on: it is only the
+      // backstop. The limit itself is a timer that cancels the read, so a request begun and not
+      // finished in time can be told 408 before the close (RFC 9110 §15.5.9).
+      beast::get_lowest_layer(stream).expires_after(limit + kTimeoutBackstop);
+      struct ReadClock {
+        bool reading = true;
+        bool fired = false;
+      };
+      auto clock = std::make_shared<ReadClock>();
+      asio::steady_timer deadline(co_await asio::this_coro::executor, limit);
+      auto& raw_socket = beast::get_lowest_layer(stream).socket();
+      // Runs on this connection's executor; touches the socket only while the read is pending.
+      deadline.async_wait([clock, &raw_socket](boost::system::error_code tec) {
+        if (tec || !clock->reading) return;
+        clock->fired = true;
+        boost::system::error_code ignored;
+        raw_socket.cancel(ignored);
+      });
       // The head only: a body is never read (narwhal takes none), and a request that has one
       // is answered and its connection closed, so its bytes cannot pass for a next request.
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       (void)n;
+      clock->reading = false;
+      deadline.cancel();
+      if (clock->fired && ec == asio::error::operation_aborted) ec = beast::error::timeout;
       // Problems about the request as a whole name its path when the request line was read.
       const std::string_view requested = origin_form(parser.get().target());
       const std::string instance(requested.substr(0, requested.find('?')));
@@ -534,6 +557,15 @@ struct Server::Impl {
           co_await write_reply(stream, r, id, false, head, wec);
         } else if (ec == beast::error::timeout) {
           timeouts.fetch_add(1);
+          if (clock->fired && buffer.size() > 0) {
+            const std::string id = new_request_id();
+            const Reply r = handler.problem("API013",
+                                            "the request line and headers did not arrive within " +
+                                                std::to_string(limit.count()) + " ms",
+                                            instance, id);
+            beast::error_code wec;
+            co_await write_reply(stream, r, id, false, head, wec);
+          }
         } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                    ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&
                    buffer.size() > 0) {

@@ -40,6 +40,10 @@ const std::vector<ErrorCode>& error_registry() {
        "answered.",
        "Retry after the seconds in Retry-After; reuse keep-alive connections instead of opening "
        "new ones, or raise --max-connections and the process's descriptor limit."},
+      {"API013", 408, "Request timeout",
+       "The request line and headers did not arrive within the server's header timeout "
+       "(--header-timeout for a new connection, --idle-timeout between requests).",
+       "Send the whole request head at once; a slow or stalled client is cut off."},
       {"ENG001", 503, "Engine not ready",
        "narwhal has not completed a full sync with the Docker engine, or lost it longer than "
        "the grace period ago.",
