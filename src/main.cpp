@@ -92,8 +92,9 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
       one("narwhal_cache_misses_total", "Responses rendered.", Type::counter, d(cache.misses)));
   out.push_back(
       one("narwhal_cache_entries", "Rendered responses cached.", Type::gauge, d(cache.entries)));
-  out.push_back(one("narwhal_cache_bytes", "Bytes of rendered bodies cached (--cache-bytes caps it).",
-                    Type::gauge, d(cache.bytes)));
+  out.push_back(one("narwhal_cache_bytes",
+                    "Bytes of rendered bodies cached (--cache-bytes caps it).", Type::gauge,
+                    d(cache.bytes)));
   out.push_back(one("narwhal_cache_evictions_total",
                     "Cached responses dropped, least recently used first, to stay in the budget.",
                     Type::counter, d(cache.evictions)));

@@ -30,7 +30,7 @@ struct Option {
   // A variable of Docker's own, read when neither flag, NARWHAL_ variable nor file set the option:
   // it describes the Docker client environment, which narwhal should honour but not prefer.
   std::string_view docker_env{};
-  bool in_file = true;                             // only --config itself cannot come from the file
+  bool in_file = true;        // only --config itself cannot come from the file
   bool may_be_empty = false;  // "--name=" is a value ("" turns the setting off), not a mistake
   void (*apply)(Config&, const Value&) = nullptr;  // validates; throws ConfigError
   std::string (*show)(const Config&) = nullptr;    // the current value, for defaults in the help

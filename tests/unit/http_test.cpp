@@ -826,8 +826,8 @@ TEST_CASE("the response cache stays within its byte budget, least recently used 
   REQUIRE(hot.status == 200);
   for (int i = 0; i < 400; ++i) {
     // Distinct valid pages: each a body of its own.
-    REQUIRE(get("/tasks?limit=1&offset=" + std::to_string(i % 7) + "&search=" +
-                std::string(static_cast<std::size_t>(i % 50), 'a'))
+    REQUIRE(get("/tasks?limit=1&offset=" + std::to_string(i % 7) +
+                "&search=" + std::string(static_cast<std::size_t>(i % 50), 'a'))
                 .status == 200);
     if (i % 10 == 0) (void)get("/services");  // kept warm
   }

@@ -461,7 +461,13 @@ TEST_CASE("regexes run in linear time") {
     CHECK_FALSE(p->matches(empty, *o));
   }
   CHECK(compiled(Kind::task, R"(error matches "a!$")")->matches(empty, *o));
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  // How long is a figure, not an assertion (tests/bench/filter_bench.cpp measures it): with a
+  // backtracking engine these patterns would not return at all on 100 000 characters.
+  MESSAGE("pathological patterns on 100 000 characters: "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - start)
+                 .count()
+          << " ms");
 }
 
 // ---------------------------------------------------------------------------------------------

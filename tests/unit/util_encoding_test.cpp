@@ -347,10 +347,9 @@ TEST_CASE("choose_coding copes with very long headers in linear time") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.first.size());
-    const auto start = std::chrono::steady_clock::now();
-    CHECK(pick(c.first, kServer) == c.second);
     // Linear: a few milliseconds even under sanitizers. A parser that rescans the header per
-    // member would take minutes on a million commas.
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+    // member would take minutes on a million commas, and the suite's timeout would say so: no
+    // clock is read here, so a loaded machine cannot fail it.
+    CHECK(pick(c.first, kServer) == c.second);
   }
 }

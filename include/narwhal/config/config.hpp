@@ -50,7 +50,7 @@ struct Config {
   Millis ready_grace{30'000};     // /-/ready stays 200 this long after the engine is lost
   Millis event_watchdog{60'000};  // a silent event stream past this is treated as dead
   std::size_t max_header_bytes = kDefaultMaxHeaderBytes;
-  std::size_t max_connections = 0;  // 0 = from the descriptor limit (RLIMIT_NOFILE)
+  std::size_t max_connections = 0;              // 0 = from the descriptor limit (RLIMIT_NOFILE)
   std::size_t cache_bytes = 256 * 1024 * 1024;  // of rendered bodies kept
   Millis header_timeout = kDefaultHeaderTimeout;
   Millis idle_timeout = kDefaultIdleTimeout;
