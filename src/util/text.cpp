@@ -138,8 +138,34 @@ std::optional<std::uint64_t> parse_uint_saturating(std::string_view s) noexcept 
 }
 
 std::size_t utf8_length(std::string_view s) noexcept {
+  // A well-formed sequence is one character; every byte of a malformed one (a stray
+  // continuation byte, a truncated or overlong sequence) counts as one too, so a limit in
+  // characters also bounds the bytes (at most four per character).
   std::size_t n = 0;
-  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0U) != 0x80U ? 1 : 0;
+  std::size_t i = 0;
+  const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(s[at]); };
+  const auto cont = [&](std::size_t at) { return at < s.size() && (byte(at) & 0xC0U) == 0x80U; };
+  while (i < s.size()) {
+    const unsigned char b = byte(i);
+    std::size_t len = 0;
+    if (b < 0x80U) {
+      len = 1;
+    } else if (b >= 0xC2U && b <= 0xDFU) {
+      len = cont(i + 1) ? 2 : 0;
+    } else if (b >= 0xE0U && b <= 0xEFU) {
+      const unsigned char lo = b == 0xE0U ? 0xA0U : 0x80U;  // no overlong forms
+      const unsigned char hi = b == 0xEDU ? 0x9FU : 0xBFU;  // no surrogates
+      len = i + 1 < s.size() && byte(i + 1) >= lo && byte(i + 1) <= hi && cont(i + 2) ? 3 : 0;
+    } else if (b >= 0xF0U && b <= 0xF4U) {
+      const unsigned char lo = b == 0xF0U ? 0x90U : 0x80U;
+      const unsigned char hi = b == 0xF4U ? 0x8FU : 0xBFU;  // nothing past U+10FFFF
+      len = i + 1 < s.size() && byte(i + 1) >= lo && byte(i + 1) <= hi && cont(i + 2) && cont(i + 3)
+                ? 4
+                : 0;
+    }
+    i += len == 0 ? 1 : len;
+    ++n;
+  }
   return n;
 }
 

@@ -118,7 +118,8 @@ void fuzz_query(std::string_view in) {
       continue;
     }
     check(q.limit >= 1 && q.limit <= query::kMaxLimit, "limit outside 1..200", in);
-    check(q.search.size() <= 200, "search longer than its limit", in);
+    check(util::utf8_length(q.search) <= 200, "search longer than its limit", in);
+    check(q.search.size() <= 4 * 200, "search of more bytes than its limit allows", in);
     // The canonical form (cache keys, links) reads back as the same query.
     const auto canon = query::canonical(q);
     const auto reparsed = query::parse_query_string(canon);

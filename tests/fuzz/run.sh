@@ -85,13 +85,13 @@ for t in "${targets[@]}"; do
   speed=$(stat_of average_exec_per_sec)
   added=$(stat_of new_units_added)
   rss=$(stat_of peak_rss_mb)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+  cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n 1)
   if [ "$rc" -eq 0 ]; then
     echo "$t: ok, ${runs:-?} runs in ${seconds}s (${speed:-?} exec/s), ${cov:-cov: ?}," \
       "${added:-0} new inputs, peak RSS ${rss:-?} MB"
   else
     # The report (sanitizer stack, invariant message) and the saved input.
-    grep -v -e '^#[0-9]' -e 'NEW_FUNC' -e '^INFO:' -e '# Uses:' -e 'ecommended dictionary' "$log" |
+    grep -a -v -e '^#[0-9]' -e 'NEW_FUNC' -e '^INFO:' -e '# Uses:' -e 'ecommended dictionary' "$log" |
       tail -n 80
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
     echo "$t: FAILED (exit $rc) after ${runs:-?} runs; input: ${artifact:-none saved}"

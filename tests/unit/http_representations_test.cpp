@@ -278,6 +278,12 @@ TEST_CASE("search: grouped by type, with SEA001 and SEA002") {
   CHECK(problem_type(s.get("/search?q=")) == "/api/errors/SEA001");
   CHECK(problem_type(s.get("/search?q=" + std::string(201, 'a'))) == "/api/errors/SEA002");
   CHECK(s.get("/search?q=" + std::string(200, 'a')).status == 200);
+  // Stray UTF-8 continuation bytes count as characters: 4 000 bytes of them are over the limit,
+  // on /search and on a list's search= alike.
+  std::string stray;
+  for (int i = 0; i < 4000; ++i) stray += "%96";
+  CHECK(problem_type(s.get("/search?q=" + stray)) == "/api/errors/SEA002");
+  CHECK(problem_type(s.get("/services?search=" + stray)) == "/api/errors/SEA002");
   CHECK(problem_type(s.get("/search?q=a&limit=0")) == "/api/errors/API006");
   CHECK(s.get("/search?q=feed", "text/html").body->find("application/atom+xml") !=
         std::string::npos);

@@ -108,4 +108,11 @@ TEST_CASE("numbers a server clamps saturate; lengths count characters") {
   CHECK(utf8_length("é") == 1);
   CHECK(utf8_length("名前") == 2);
   CHECK(utf8_length("🐳") == 1);
+  // Malformed bytes count one each, so a limit in characters bounds the bytes.
+  CHECK(utf8_length(std::string(300, '\x96')) == 300);
+  CHECK(utf8_length("\xff\xfe") == 2);
+  CHECK(utf8_length("\xe5\x90") == 2);          // truncated three-byte sequence
+  CHECK(utf8_length("\xc0\xaf") == 2);          // overlong '/'
+  CHECK(utf8_length("\xed\xa0\x80") == 3);      // a surrogate
+  CHECK(utf8_length("a\xf0\x9f\x90\xb3" "b") == 3);
 }

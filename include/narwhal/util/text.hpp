@@ -24,8 +24,8 @@ void append_json_string(std::string& out, std::string_view s);
 // Like parse_uint, but a run of digits too large for 64 bits is UINT64_MAX rather than an error:
 // for values a server clamps anyway (limit, offset, range bounds), however many digits they have.
 [[nodiscard]] std::optional<std::uint64_t> parse_uint_saturating(std::string_view s) noexcept;
-// Unicode code points in UTF-8 `s` (bytes that do not continue a sequence): what "characters"
-// means in a limit.
+// Characters in UTF-8 `s`, as a limit counts them: a well-formed sequence is one, and so is
+// each byte of a malformed one, so `s` has at most four bytes per character.
 [[nodiscard]] std::size_t utf8_length(std::string_view s) noexcept;
 // Percent-decoding of a URL component ('+' is a space only when `plus_is_space`).
 [[nodiscard]] std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
