@@ -1,5 +1,5 @@
 // GET /events: one chunk per event, forever (or until `until`), cut without the final chunk when
-// the engine stops or drops its streams.
+// the engine stops or drops its streams, and closed when the client has gone away.
 #include <array>
 #include <charconv>
 #include <memory>
@@ -11,8 +11,22 @@ namespace narwhal::sim {
 
 namespace {
 
-// Short enough for stop() and drop_event_streams() to be prompt even if a wakeup is missed.
+// Short enough for stop() and drop_event_streams() to be prompt even if a wakeup is missed, and
+// how often a stream with nothing to send looks whether its client is still there.
 constexpr std::chrono::milliseconds kPoll{200};
+
+// Whether the client of a stream has hung up. httplib before 0.12 notices that only when a write
+// fails, and a still swarm (or a filter nothing matches) never writes: the socket would stay open
+// and the stream would hold its worker forever. 0.12 removed DataSink::is_writable and checks the
+// socket itself before each call of the provider.
+template <class Sink>
+bool client_gone(Sink& sink) {
+  if constexpr (requires { sink.is_writable(); }) {
+    return !sink.is_writable();
+  } else {
+    return false;
+  }
+}
 
 // Malformed lines for the events_garbage fault: cut JSON, not JSON, JSON of the wrong shape.
 constexpr std::array<std::string_view, 3> kGarbage = {
@@ -75,6 +89,7 @@ void Api::stream_events(const httplib::Request& req, httplib::Response& res) {
   Context& ctx = ctx_;
   res.set_chunked_content_provider("application/json", [&ctx, stream](std::size_t,
                                                                       httplib::DataSink& sink) {
+    if (client_gone(sink)) return false;  // the client hung up: httplib closes the socket
     std::vector<EventPtr> batch;
     ctx.faults.wait_while_frozen();
     if (!stream->sub.replay.empty()) {

@@ -21,8 +21,8 @@ namespace narwhal::sim {
 
 namespace {
 
-// Event streams each hold a worker for their whole life; narwhal, tests and a few curls together
-// stay well under this.
+// Event streams each hold a worker while their client is connected (a stream whose client hung
+// up is closed within a poll); narwhal, tests and a few curls together stay well under this.
 constexpr std::size_t kWorkerThreads = 32;
 // httplib only notices stop() between requests, so an idle keep-alive connection delays it by up
 // to this long.

@@ -4,14 +4,18 @@
 #include <rapidjson/document.h>
 #include <rapidjson/reader.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -221,6 +225,55 @@ struct TopLevelCounter : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLeve
   int depth = 0;
   std::size_t objects = 0;
 };
+
+// Descriptors this process has open. The engine runs in it, so its accepted sockets count too.
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// GET /events on a raw socket; returns the socket once the engine answered (its subscription is
+// then in place), or -1 when no answer came within 5 s.
+int open_events_socket(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API takes sockaddr*
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  const timeval patience{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+  const std::string request = "GET /v1.45/events HTTP/1.1\r\nHost: docker\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  std::string head;
+  std::array<char, 1024> buf{};
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) {
+      ::close(fd);
+      return -1;
+    }
+    head.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  CHECK(head.starts_with("HTTP/1.1 200"));
+  return fd;
+}
+
+// Polls until this process has at most `fds` descriptors open, or 10 s have passed.
+bool fds_back_to(std::size_t fds) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (open_fds() > fds) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -649,6 +702,33 @@ TEST_CASE("sim: stop() returns promptly with an open event stream") {
   CHECK(reader.error() != httplib::Error::Success);
   CHECK_FALSE(std::filesystem::exists(sim.socket()));
   sim.engine.stop();  // idempotent
+}
+
+TEST_CASE("sim: an events stream whose client hung up is closed, though nothing was sent on it") {
+  Sim sim;  // churn is off: a still swarm writes nothing to its streams
+  const std::size_t baseline = open_fds();
+
+  // What narwhal's watchdog does on a still swarm: subscribe, hear nothing, hang up.
+  std::vector<int> streams;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = open_events_socket(sim.socket());
+    REQUIRE(fd >= 0);
+    streams.push_back(fd);
+  }
+  CHECK(open_fds() >= baseline + 2 * streams.size());  // both ends of each stream are ours
+  for (const int fd : streams) ::close(fd);
+  CHECK_MESSAGE(fds_back_to(baseline), "the engine kept the sockets of streams nobody reads");
+
+  // More hang-ups than the engine has workers: each stream held one until its socket closed.
+  for (int i = 0; i < 40; ++i) {
+    const int fd = open_events_socket(sim.socket());
+    REQUIRE_MESSAGE(fd >= 0, "stream " << i << " got no answer: every worker is held");
+    ::close(fd);
+  }
+  CHECK(fds_back_to(baseline));
+  const auto ping = sim.get("/_ping");
+  REQUIRE(ping);
+  CHECK(ping->status == 200);
 }
 
 TEST_CASE("sim: churn keeps the swarm moving and consistent") {
