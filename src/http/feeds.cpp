@@ -105,13 +105,14 @@ Reply Handler::Impl::feed(const Call& c, const std::string& scope, std::string t
   state::HistoryQuery q;
   if (auto bad = parse_page(*params, q)) return problem(c, "API006", std::move(*bad));
   q.match = std::move(in_scope);
-  const auto& history = store.history();
-  // The feed shows the history only: it changes when the history grows.
+  // One immutable view for the key and the body: the feed shows the history only, and it
+  // changes when the history grows. Filters run over it without holding up the watcher.
+  const auto history = store.history().view();
   Deps d{};
-  d[kHistorySlot] = history.last_id() + 1;
+  d[kHistorySlot] = history->last_id() + 1;
   const std::string self = c.self();
   const auto entry = cached("atom\n" + self, d, [&] {
-    const auto entries = history.query(q);
+    const auto entries = history->query(q);
     const std::string feed_url = site.base_path + scope + ".atom";
     const std::string limit_qs = "limit=" + std::to_string(q.limit);
     render::FeedPage page;

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -377,6 +379,102 @@ TEST_CASE("the history ring is bounded and newest first") {
   std::vector<HistoryEntry> one(1);
   later.append(one);
   CHECK(one[0].id > e.back().id);  // IDs never repeat across restarts
+}
+
+TEST_CASE("history IDs follow the clock and never repeat when it steps back") {
+  std::int64_t clock = 5'000'000;
+  History h(100, [&] { return clock; });
+  CHECK(h.seed() == 5'000'000);
+  std::vector<HistoryEntry> a(2);
+  h.append(a);
+  CHECK(a[0].id == 5'000'001);  // above the seed, even with the clock standing still
+  CHECK(a[1].id == 5'000'002);
+  clock = 9'000'000;  // time passes: IDs catch up with it
+  std::vector<HistoryEntry> b(1);
+  h.append(b);
+  CHECK(b[0].id == 9'000'000);
+  clock = 1'000'000;  // the clock is stepped back an hour's worth
+  std::vector<HistoryEntry> c(2);
+  h.append(c);
+  CHECK(c[0].id == 9'000'001);
+  CHECK(c[1].id == 9'000'002);
+  CHECK(h.last_id() == 9'000'002);
+  // A process started after the step counts from its clock; one started later than the last
+  // ID was issued counts above it.
+  History later(100, [] { return 9'500'000; });
+  std::vector<HistoryEntry> d(1);
+  later.append(d);
+  CHECK(d[0].id > c[1].id);
+}
+
+TEST_CASE("history readers run their filters without holding up the writer") {
+  History h(1000);
+  std::vector<HistoryEntry> first(10);
+  h.append(first);
+  std::promise<void> inside;
+  std::promise<void> appended;
+  auto appended_f = appended.get_future().share();
+  std::atomic<bool> saw_append{false};
+  std::thread reader([&] {
+    HistoryQuery q;
+    q.limit = 1;
+    bool once = false;
+    q.match = [&](const HistoryEntry&) {
+      if (!std::exchange(once, true)) {
+        inside.set_value();
+        // The writer appends while this filter runs; a generous bound keeps a regression from
+        // hanging the suite instead of failing it.
+        saw_append = appended_f.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+      }
+      return true;
+    };
+    (void)h.query(q);
+  });
+  inside.get_future().wait();
+  std::vector<HistoryEntry> more(5);
+  h.append(more);
+  appended.set_value();
+  reader.join();
+  CHECK(saw_append);
+  CHECK(h.size() == 15);
+}
+
+TEST_CASE("a history view stays whole while the writer appends and evicts") {
+  History h(600, [] { return 0; });  // IDs 1, 2, 3…: each entry's name can say its ID
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::atomic<int> views{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      const auto v = h.view();
+      views.fetch_add(1);
+      if (v->size() > 600) bad.fetch_add(1);
+      for (std::size_t i = 0; i < v->size(); ++i) {
+        const auto& e = v->at(i);
+        if (e.name != std::to_string(e.id) || (i > 0 && e.id != v->at(i - 1).id + 1)) {
+          bad.fetch_add(1);
+        }
+      }
+      if (!v->empty() && v->newest().id != v->last_id()) bad.fetch_add(1);
+    }
+  });
+  std::uint64_t next = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<HistoryEntry> batch(static_cast<std::size_t>(round % 7) + 1);
+    for (auto& e : batch) e.name = std::to_string(++next);
+    h.append(batch);
+    CHECK(batch.back().id == next);
+  }
+  done = true;
+  reader.join();
+  CHECK(bad.load() == 0);
+  CHECK(views.load() > 0);
+  const auto v = h.view();
+  CHECK(v->size() == 600);
+  CHECK(v->at(0).id == next - 599);
+  CHECK(v->first_after(next - 10) == 590);
+  CHECK(h.latest(3, next - 1).front().id == next - 2);
+  CHECK(h.latest(3, 0).empty());
 }
 
 TEST_CASE("tasks carry their service's name, also when listed before the service") {

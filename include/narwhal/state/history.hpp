@@ -1,10 +1,12 @@
 // The change history: a bounded ring of what changed, in narwhal's receive order. Event IDs
 // increase strictly and never repeat across restarts (seeded from the wall clock in microseconds).
-// Appended by the store's single writer; read by any thread under a short lock.
+// Appended by the store's single writer; read by any thread without a lock (HistoryView).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -44,33 +46,84 @@ struct HistoryQuery {
   std::uint64_t before = UINT64_MAX;
   std::optional<Kind> kind;
   std::string resource_id;  // "" = any
-  // Any other condition (a feed's scope); called under the history's lock, so it must be quick
-  // and must not touch the history.
+  // Any other condition (a feed's scope, a compiled filter). It runs over an immutable view and
+  // holds up no writer.
   std::function<bool(const HistoryEntry&)> match;
 };
 
-class History {
+// An immutable picture of the history: what a reader sees, without any lock, while the writer
+// appends. Entries are stored in fixed chunks that are written once and never reused; a view
+// names the chunks it spans, so appends and evictions after it was taken do not touch it.
+class HistoryView {
  public:
-  explicit History(std::size_t capacity);
+  static constexpr std::size_t kChunk = 256;
+  struct Chunk {
+    std::array<HistoryEntry, kChunk> entries;
+  };
 
-  // Assigns IDs to `entries` and appends them, evicting the oldest past capacity.
-  void append(std::vector<HistoryEntry>& entries);
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+  // 0 is the oldest entry still kept.
+  [[nodiscard]] const HistoryEntry& at(std::size_t i) const noexcept {
+    const std::size_t pos = first_ + i;
+    return chunks_[pos / kChunk]->entries[pos % kChunk];
+  }
+  [[nodiscard]] const HistoryEntry& newest() const noexcept { return at(count_ - 1); }
+  // The index of the first entry whose ID is above `id` (size() when there is none).
+  [[nodiscard]] std::size_t first_after(std::uint64_t id) const noexcept;
+  // The ID of the newest entry ever appended (the seed before any): also of evicted ones.
+  [[nodiscard]] std::uint64_t last_id() const noexcept { return last_id_; }
+  // The ID of the newest entry evicted (0 before any): a reader that had taken everything up
+  // to an ID below it has missed entries.
+  [[nodiscard]] std::uint64_t evicted_through() const noexcept { return evicted_through_; }
+
   // Newest first, at most `limit`, optionally only IDs below `before`.
   [[nodiscard]] std::vector<HistoryEntry> latest(std::size_t limit,
                                                  std::uint64_t before = UINT64_MAX) const;
   [[nodiscard]] std::vector<HistoryEntry> query(const HistoryQuery& q) const;
-  [[nodiscard]] std::size_t size() const;
-  [[nodiscard]] std::uint64_t last_id() const;
+
+ private:
+  friend class History;
+  std::vector<std::shared_ptr<Chunk>> chunks_;
+  std::size_t first_ = 0;  // the oldest entry's place in chunks_[0]
+  std::size_t count_ = 0;
+  std::uint64_t last_id_ = 0;
+  std::uint64_t evicted_through_ = 0;
+};
+using HistoryViewPtr = std::shared_ptr<const HistoryView>;
+
+class History {
+ public:
+  using Clock = std::function<std::int64_t()>;  // microseconds since the epoch
+  // `clock` is the wall clock unless a test steps it.
+  explicit History(std::size_t capacity, Clock clock = {});
+
+  // Assigns IDs to `entries` and appends them, evicting the oldest past capacity. One writer
+  // at a time (the store's); readers never wait for it.
+  void append(std::vector<HistoryEntry>& entries);
+  // What is recorded now. Lock-free for readers: they run filters over it for as long as they
+  // like without holding up the writer.
+  [[nodiscard]] HistoryViewPtr view() const { return view_.load(); }
+  // Shorthands over view().
+  [[nodiscard]] std::vector<HistoryEntry> latest(std::size_t limit,
+                                                 std::uint64_t before = UINT64_MAX) const {
+    return view()->latest(limit, before);
+  }
+  [[nodiscard]] std::vector<HistoryEntry> query(const HistoryQuery& q) const {
+    return view()->query(q);
+  }
+  [[nodiscard]] std::size_t size() const { return view()->size(); }
+  [[nodiscard]] std::uint64_t last_id() const { return view()->last_id(); }
   // The ID this process started counting from: every ID it assigns is above it, and any ID at
   // or below it comes from an earlier process.
   [[nodiscard]] std::uint64_t seed() const noexcept { return seed_; }
 
  private:
-  mutable std::mutex mutex_;
   std::size_t capacity_;
-  std::deque<HistoryEntry> ring_;
+  Clock clock_;
   std::uint64_t seed_;
-  std::uint64_t last_id_;
+  std::mutex writer_;  // appends are serialised; readers take no lock
+  std::atomic<HistoryViewPtr> view_;
 };
 
 }  // namespace narwhal::state
