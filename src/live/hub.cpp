@@ -185,14 +185,15 @@ struct Hub::Impl {
   std::shared_ptr<std::atomic<std::uint64_t>> open_count =
       std::make_shared<std::atomic<std::uint64_t>>(0);
 
-  // The store's writer → the hub's thread.
-  struct Item {
-    state::SnapshotPtr snapshot;
-    std::vector<state::HistoryEntry> entries;
-  };
+  // The store's writer → the hub's thread: only the newest snapshot and how far the history
+  // it came with reaches. The entries themselves are read from the history's immutable view,
+  // so however far the hub falls behind, it holds one snapshot; entries the history evicted
+  // before the hub read them turn into a `sync` for every stream.
   mutable std::mutex inbox_mutex;
   std::condition_variable inbox_cv;
-  std::deque<Item> inbox;
+  state::SnapshotPtr inbox_snapshot;
+  std::uint64_t inbox_through = 0;   // the newest entry ID published
+  std::uint64_t inbox_pending = 0;   // publishes not taken yet
   bool stopping = false;
   bool flush_requested = false;
   std::thread thread;
@@ -202,6 +203,7 @@ struct Hub::Impl {
   mutable std::mutex mutex;
   std::vector<std::weak_ptr<Stream>> streams;
   std::deque<EventPtr> ring;  // delivered events, oldest first
+  std::uint64_t ring_evicted_through = 0;  // the newest event the ring dropped
   std::uint64_t last_id;      // the newest delivered event (the seed before any)
   Frame cluster_frame;        // the current summary's frame; null = render on demand
   std::string cluster_body;
@@ -210,6 +212,8 @@ struct Hub::Impl {
 
   // The hub's thread only.
   state::SnapshotPtr previous = std::make_shared<const state::Snapshot>();
+  std::uint64_t taken_through;  // the newest history entry turned into an event
+  bool lost = false;            // entries were evicted before the hub read them
   std::vector<EventPtr> pending;
   bool cluster_dirty = false;
   bool last_ready = false;
@@ -224,7 +228,8 @@ struct Hub::Impl {
         store(st),
         seed(st.history().seed()),
         retry_frame(make_frame("retry: " + std::to_string(o.retry.count()) + "\n\n")),
-        last_id(seed) {}
+        last_id(seed),
+        taken_through(seed) {}
 
   bool ready() const { return !o.ready || o.ready(); }
 
@@ -248,19 +253,15 @@ struct Hub::Impl {
     while (!stopping) {
       const auto wake_at = deadline ? std::min(*deadline, next_tick) : next_tick;
       inbox_cv.wait_until(lock, wake_at,
-                          [&] { return stopping || !inbox.empty() || flush_requested; });
+                          [&] { return stopping || inbox_snapshot || flush_requested; });
       if (stopping) break;
-      std::deque<Item> items;
-      items.swap(inbox);
+      const state::SnapshotPtr snapshot = std::exchange(inbox_snapshot, nullptr);
+      const std::uint64_t through = inbox_through;
+      inbox_pending = 0;
       bool flush_now = std::exchange(flush_requested, false);
       lock.unlock();
-      std::int64_t observed = 0;  // the earliest change heard of in this wake-up
-      for (auto& item : items) {
-        for (const auto& e : item.entries) {
-          if (e.observed > 0 && (observed == 0 || e.observed < observed)) observed = e.observed;
-        }
-        absorb(item);
-      }
+      // The earliest change heard of in this wake-up.
+      const std::int64_t observed = snapshot ? absorb(snapshot, through) : 0;
       const auto now = Clock::now();
       if ((!pending.empty() || cluster_dirty) && !deadline) {
         // The window counts from when narwhal heard of the change, so the watcher's
@@ -286,18 +287,32 @@ struct Hub::Impl {
     }
   }
 
-  // Renders the events of one published change.
-  void absorb(const Item& item) {
-    for (const auto& entry : item.entries) {
-      try {
-        pending.push_back(make_event(entry, *item.snapshot, *previous, o.site));
-        events.fetch_add(1, std::memory_order_relaxed);
-      } catch (const std::exception& e) {
-        util::log::error("live: cannot render an event", {{"error", e.what()}});
+  // Renders the history's entries published since the last wake-up (up to `through`, the
+  // newest that came with `snapshot`), placing them in `snapshot` and the one before it.
+  // Returns when the earliest of them was first heard of (0 = none).
+  std::int64_t absorb(const state::SnapshotPtr& snapshot, std::uint64_t through) {
+    std::int64_t observed = 0;
+    if (through > taken_through) {
+      const auto view = store.history().view();
+      if (view->evicted_through() > taken_through) lost = true;
+      for (std::size_t i = view->first_after(taken_through); i < view->size(); ++i) {
+        const state::HistoryEntry& entry = view->at(i);
+        if (entry.id > through) break;  // its snapshot has not been published yet
+        if (entry.observed > 0 && (observed == 0 || entry.observed < observed)) {
+          observed = entry.observed;
+        }
+        try {
+          pending.push_back(make_event(entry, *snapshot, *previous, o.site));
+          events.fetch_add(1, std::memory_order_relaxed);
+        } catch (const std::exception& e) {
+          util::log::error("live: cannot render an event", {{"error", e.what()}});
+        }
       }
+      taken_through = through;
     }
-    previous = item.snapshot;
+    previous = snapshot;
     cluster_dirty = true;
+    return observed;
   }
 
   // Moves the pending events into the replay ring and queues them to every stream that shows
@@ -310,7 +325,10 @@ struct Hub::Impl {
       const std::lock_guard lock(mutex);
       for (const auto& e : pending) {
         ring.push_back(e);
-        if (ring.size() > std::max<std::size_t>(o.replay_events, 1)) ring.pop_front();
+        if (ring.size() > std::max<std::size_t>(o.replay_events, 1)) {
+          ring_evicted_through = ring.front()->id;
+          ring.pop_front();
+        }
       }
       if (!pending.empty()) last_id = pending.back()->id;
       id = last_id;
@@ -332,6 +350,23 @@ struct Hub::Impl {
       } else if (take_cluster(std::move(body), snap, is_ready)) {
         cluster = cluster_frame;
       }
+    }
+    if (std::exchange(lost, false)) {
+      // The history moved on faster than the hub read it: what was lost cannot be shown, so
+      // every stream reloads (a summary stream gets the summary as usual).
+      const Frame sync = sync_frame(id, "events were lost before they could be sent; reload");
+      for (const auto& s : targets) {
+        if (s->scope().shape == Scope::Shape::cluster) continue;
+        s->push_first(sync);
+        overflows.fetch_add(1, std::memory_order_relaxed);
+      }
+      // A stream resuming from an ID inside the gap cannot be served from the ring either.
+      const std::lock_guard lock(mutex);
+      ring_evicted_through = std::max(ring_evicted_through, id);
+      ring.clear();
+      pending.clear();
+      if (cluster) deliver(targets, cluster, id);
+      return;
     }
     if (pending.empty() && !cluster) return;
     deliver(targets, cluster, id);
@@ -464,55 +499,91 @@ struct Hub::Impl {
       }
       if (!fresh) body = render::render_cluster(*snap, o.site, is_ready);
     }
-    const std::lock_guard lock(mutex);
-    if (body) take_cluster(std::move(*body), snap, is_ready);
-    const auto trimmed = util::trim(last_event_id);
-    if (!trimmed.empty()) {
-      const auto from = util::parse_uint(trimmed);
-      // Known: issued by this process (above the seed), not in the future, not evicted. An ID
-      // the history has recorded but the hub has not delivered yet (a client that read it from
-      // /history within the batch window) is known too: the stream starts after it.
-      const std::uint64_t recorded = store.history().last_id();
-      const bool ahead = from && *from > last_id && *from <= recorded;
-      const bool known = from && *from >= seed && (*from <= last_id || ahead) &&
-                         (ring.empty() || *from + 1 >= ring.front()->id);
-      if (ahead) s->skip_through(*from);
-      if (!known) {
-        replay_syncs.fetch_add(1);
-        s->push_first(sync_frame(last_id, "unknown or expired Last-Event-ID; reload"));
-      } else {
-        replays.fetch_add(1);
-        if (is_cluster) {
-          if (*from < last_id) s->push_first(cluster_frame);
+    // Under the lock: whether the client's ID is known, and a copy of the pointers to what it
+    // missed. The filters run after it is released, so a reconnect storm replaying thousands of
+    // events does not stall fan-out; events delivered meanwhile are caught up under the lock
+    // again (few), and only then does the stream join, so it sees each event once, in order.
+    std::vector<EventPtr> candidates;
+    std::uint64_t upto = 0;
+    std::uint64_t resume_after = 0;
+    {
+      const std::lock_guard lock(mutex);
+      if (body) take_cluster(std::move(*body), snap, is_ready);
+      const auto trimmed = util::trim(last_event_id);
+      bool replay = false;
+      if (!trimmed.empty()) {
+        const auto from = util::parse_uint(trimmed);
+        // Known: issued by this process (above the seed), not in the future, and nothing after
+        // it evicted from the ring. An ID the history has recorded but the hub has not
+        // delivered yet (a client that read it from /history within the batch window) is known
+        // too: the stream starts after it.
+        const std::uint64_t recorded = store.history().last_id();
+        const bool ahead = from && *from > last_id && *from <= recorded;
+        const bool known = from && *from >= seed && (*from <= last_id || ahead) &&
+                           *from >= ring_evicted_through;
+        if (ahead) s->skip_through(*from);
+        if (!known) {
+          replay_syncs.fetch_add(1);
+          s->push_first(sync_frame(last_id, "unknown or expired Last-Event-ID; reload"));
         } else {
-          const auto first =
-              std::upper_bound(ring.begin(), ring.end(), *from,
-                               [](std::uint64_t id, const EventPtr& e) { return id < e->id; });
-          // Decided as the live stream decides, and in the same variants' bytes.
-          std::vector<Shown> missed;
-          for (auto it = first; it != ring.end(); ++it) {
-            const Show how = shows(s->scope(), **it, *snap);
-            if (how != Show::no) missed.push_back({*it, how});
-          }
-          if (missed.size() == 1) {
-            s->push_first(frame_of(missed[0]));
-          } else if (missed.size() > 1) {
-            const Frame f = make_frame(batch_frame(missed.data(), missed.size()));
-            if (f->size() > o.queue_bytes) {
-              // More than the stream may hold: a reload is cheaper for both sides.
-              overflows.fetch_add(1);
-              s->push_first(sync_frame(last_id, "too many missed events; reload"));
-            } else {
-              s->push_first(f);
+          replays.fetch_add(1);
+          if (is_cluster) {
+            if (*from < last_id) s->push_first(cluster_frame);
+          } else {
+            replay = true;
+            resume_after = *from;
+            upto = std::max(last_id, *from);
+            for (auto it = first_after(resume_after); it != ring.end(); ++it) {
+              candidates.push_back(*it);
             }
           }
         }
+      } else if (is_cluster) {
+        s->push_first(cluster_frame);  // a summary stream starts with the summary
       }
-    } else if (is_cluster) {
-      s->push_first(cluster_frame);  // a summary stream starts with the summary
+      if (!replay) {
+        streams.push_back(s);
+        return s;
+      }
+    }
+    // Decided as the live stream decides, and in the same variants' bytes.
+    std::vector<Shown> missed;
+    const auto decide = [&](const EventPtr& e) {
+      const Show how = shows(s->scope(), *e, *snap);
+      if (how != Show::no) missed.push_back({e, how});
+    };
+    for (const auto& e : candidates) decide(e);
+    const std::lock_guard lock(mutex);
+    if (last_id > upto) {
+      if (ring_evicted_through > upto) {
+        // Thousands of events went by while this stream was being caught up: reload.
+        overflows.fetch_add(1);
+        s->push_first(sync_frame(last_id, "too many missed events; reload"));
+        streams.push_back(s);
+        return s;
+      }
+      for (auto it = first_after(upto); it != ring.end(); ++it) decide(*it);
+    }
+    if (missed.size() == 1) {
+      s->push_first(frame_of(missed[0]));
+    } else if (missed.size() > 1) {
+      const Frame f = make_frame(batch_frame(missed.data(), missed.size()));
+      if (f->size() > o.queue_bytes) {
+        // More than the stream may hold: a reload is cheaper for both sides.
+        overflows.fetch_add(1);
+        s->push_first(sync_frame(last_id, "too many missed events; reload"));
+      } else {
+        s->push_first(f);
+      }
     }
     streams.push_back(s);
     return s;
+  }
+
+  // The first delivered event after `id`. With `mutex`.
+  std::deque<EventPtr>::const_iterator first_after(std::uint64_t id) const {
+    return std::upper_bound(ring.begin(), ring.end(), id,
+                            [](std::uint64_t v, const EventPtr& e) { return v < e->id; });
   }
 
   void stop() {
@@ -548,9 +619,10 @@ void Hub::start() {
 void Hub::stop() {
   if (impl_->stopped.exchange(true)) return;
   impl_->stop();
-  // What the thread did not take is dropped with its snapshots: nothing will ever send it.
+  // What the thread did not take is dropped with its snapshot: nothing will ever send it.
   const std::lock_guard lock(impl_->inbox_mutex);
-  impl_->inbox.clear();
+  impl_->inbox_snapshot = nullptr;
+  impl_->inbox_pending = 0;
 }
 
 void Hub::publish(const state::SnapshotPtr& snapshot,
@@ -559,7 +631,9 @@ void Hub::publish(const state::SnapshotPtr& snapshot,
     const std::lock_guard lock(impl_->inbox_mutex);
     // After stop() nothing drains the inbox: a watcher still publishing must not fill it.
     if (impl_->stopped.load()) return;
-    impl_->inbox.push_back({snapshot, entries});
+    impl_->inbox_snapshot = snapshot;
+    if (!entries.empty()) impl_->inbox_through = std::max(impl_->inbox_through, entries.back().id);
+    ++impl_->inbox_pending;
   }
   impl_->inbox_cv.notify_one();
 }
@@ -595,7 +669,7 @@ Hub::Stats Hub::stats() const {
   s.replay_syncs = i.replay_syncs.load();
   {
     const std::lock_guard lock(i.inbox_mutex);
-    s.inbox = i.inbox.size();
+    s.inbox = i.inbox_pending;
   }
   return s;
 }

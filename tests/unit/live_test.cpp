@@ -53,13 +53,14 @@ state::ObjectPtr task(const std::string& id, const std::string& service_id,
 
 // A store wired to a hub, past its baseline.
 struct Live {
-  state::Store store{1000};
+  state::Store store;
   live::Hub hub;
-  explicit Live(live::HubOptions o = {}) : hub(with_defaults(std::move(o)), store) {
+  explicit Live(live::HubOptions o = {}, bool start = true, std::size_t history = 1000)
+      : store(history), hub(with_defaults(std::move(o)), store) {
     store.set_listener([this](const state::SnapshotPtr& s,
                               const std::vector<state::HistoryEntry>& e) { hub.publish(s, e); });
     (void)store.apply(test::full_sync());
-    hub.start();
+    if (start) hub.start();
   }
   static live::HubOptions with_defaults(live::HubOptions o) {
     if (o.batch_interval == 100ms) o.batch_interval = 0ms;  // deliver at once unless asked
@@ -755,4 +756,69 @@ TEST_CASE("a stopped hub takes no more changes: its inbox does not grow") {
     (void)l.upsert({service("svc-after-stop", "late", 10 + i)});
   }
   CHECK(l.hub.stats().inbox == 0);
+}
+
+TEST_CASE("IDs are not consecutive: resuming right before the oldest kept event replays") {
+  live::HubOptions o;
+  o.replay_events = 2;
+  Live l(o);
+  std::vector<std::uint64_t> ids;
+  for (int i = 1; i <= 4; ++i) {
+    ids.push_back(l.upsert({service("svc" + std::to_string(i), "s" + std::to_string(i), i)})[0].id);
+    std::this_thread::sleep_for(2ms);  // the clock moves: IDs leap
+  }
+  CHECK(ids[2] > ids[1] + 1);
+  REQUIRE(wait_until(2s, [&] { return l.hub.stats().events >= 4; }));
+  std::this_thread::sleep_for(50ms);
+  // The ring keeps the last two; a client that had the second missed nothing it cannot get.
+  const auto s = l.hub.open(list_of(Kind::service), std::to_string(ids[1]));
+  const auto r = s->take();
+  REQUIRE(r.frames.size() == 2);
+  CHECK(r.frames[1]->find("event: batch\n") != std::string::npos);
+  CHECK(count(*r.frames[1], "\"action\":") == 2);
+  CHECK(r.frames[1]->find("\"s3\"") != std::string::npos);
+  CHECK(r.frames[1]->find("\"s4\"") != std::string::npos);
+  CHECK(l.hub.stats().replay_syncs == 0);
+}
+
+TEST_CASE("a hub that falls behind holds one snapshot, and delivers every event") {
+  Live l({}, /*start=*/false);
+  std::vector<std::weak_ptr<const state::Snapshot>> published;
+  l.store.set_listener([&](const state::SnapshotPtr& snap,
+                           const std::vector<state::HistoryEntry>& e) {
+    published.push_back(snap);
+    l.hub.publish(snap, e);
+  });
+  const auto s = l.hub.open(list_of(Kind::service), "");
+  (void)s->take();
+  for (int i = 0; i < 50; ++i) (void)l.upsert({service("svc" + std::to_string(i), "n", i + 1)});
+  REQUIRE(published.size() == 50);
+  // The store holds the current snapshot, the inbox the same one: nothing older stays alive.
+  const auto alive = std::count_if(published.begin(), published.end(),
+                                   [](const auto& w) { return !w.expired(); });
+  CHECK(alive == 1);
+  CHECK(l.hub.stats().inbox == 51);  // the baseline's publish and the 50
+  l.hub.start();
+  l.hub.flush_now();
+  const auto r = collect(
+      s, [](const std::string& t) { return count(t, "\"action\":\"create\"") >= 50; });
+  CHECK(count(r.text(), "\"action\":\"create\"") == 50);
+  CHECK(r.text().find("event: sync") == std::string::npos);
+  CHECK(l.hub.stats().inbox == 0);
+}
+
+TEST_CASE("events the history evicted before the hub read them become one sync") {
+  Live l({}, /*start=*/false, /*history=*/10);
+  const auto s = l.hub.open(list_of(Kind::service), "");
+  (void)s->take();
+  for (int i = 0; i < 30; ++i) (void)l.upsert({service("svc" + std::to_string(i), "n", i + 1)});
+  l.hub.start();
+  l.hub.flush_now();
+  const auto r = collect(s, [](const std::string& t) { return t.find("event: sync") != t.npos; });
+  CHECK(count(r.text(), "event: sync") == 1);
+  // Afterwards the stream is live again.
+  (void)l.upsert({service("svc-next", "after", 100)});
+  l.hub.flush_now();
+  const auto next = collect(s, [](const std::string& t) { return t.find("after") != t.npos; });
+  CHECK(next.text().find("after") != std::string::npos);
 }

@@ -116,7 +116,8 @@ class Hub {
   // Closes every stream and ends the hub's thread. Idempotent.
   void stop();
 
-  // The store's listener: queues the change for the hub's thread; never blocks on streams.
+  // The store's listener: hands the newest snapshot to the hub's thread, which reads the
+  // entries (already in the store's history) from the history's view; never blocks on streams.
   void publish(const state::SnapshotPtr& snapshot, const std::vector<state::HistoryEntry>& entries);
 
   // Opens a stream of `scope`. `last_event_id` is what the client sent ("" = a fresh stream):
@@ -138,7 +139,7 @@ class Hub {
     std::uint64_t overflows = 0;       // slow streams that lost their backlog (got a sync)
     std::uint64_t frames_dropped = 0;  // frames not queued because of that
     std::uint64_t replays = 0, replay_syncs = 0;
-    std::uint64_t inbox = 0;  // published changes not yet taken by the hub's thread
+    std::uint64_t inbox = 0;  // publishes not yet taken by the hub's thread (one snapshot kept)
   };
   [[nodiscard]] Stats stats() const;
 
