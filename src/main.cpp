@@ -82,6 +82,19 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
           Type::counter, d(srv.accept_errors)));
   out.push_back(one("narwhal_http_max_connections", "The connection cap in force.", Type::gauge,
                     d(srv.max_connections)));
+  out.push_back(one("narwhal_render_jobs_total",
+                    "Requests whose answer was rendered, filtered, sorted or compressed on the "
+                    "render pool.",
+                    Type::counter, d(srv.render_jobs)));
+  out.push_back(one("narwhal_render_queue_depth", "Requests waiting for a render thread now.",
+                    Type::gauge, d(srv.render_waiting)));
+  out.push_back(one("narwhal_render_running", "Requests on a render thread now.", Type::gauge,
+                    d(srv.render_running)));
+  out.push_back(one("narwhal_render_rejected_total",
+                    "Requests answered 503 API014 because --render-queue were already waiting.",
+                    Type::counter, d(srv.render_rejected)));
+  out.push_back(one("narwhal_render_threads", "Threads of the render pool.", Type::gauge,
+                    d(srv.render_threads)));
   out.push_back(one("narwhal_internal_errors_total",
                     "Requests that failed inside narwhal (answered 500 API008).", Type::counter,
                     d(srv.internal_errors)));
@@ -307,6 +320,9 @@ int main(int argc, char** argv) {
   so.header_timeout = cfg.header_timeout;
   so.idle_timeout = cfg.idle_timeout;
   so.max_connections = cfg.max_connections;
+  so.render_threads = cfg.render_threads != 0 ? static_cast<unsigned>(cfg.render_threads)
+                                              : std::max(1U, std::thread::hardware_concurrency());
+  so.render_queue = cfg.render_queue;
   so.tls_cert = cfg.tls_cert;
   so.tls_key = cfg.tls_key;
   nw::http::Server server(so, handler);

@@ -200,6 +200,22 @@ constexpr std::array kOptions{
         .show = show_threads,
     },
     Option{
+        .name = "render-threads",
+        .value_name = "N",
+        .kind = Kind::count,
+        .help = "threads that render, filter, sort and compress, 0-1024; 0 = one per core",
+        .apply = apply_count<&Config::render_threads, 0, 1024>,
+        .show = show_count<&Config::render_threads>,
+    },
+    Option{
+        .name = "render-queue",
+        .value_name = "N",
+        .kind = Kind::count,
+        .help = "requests that may wait for a render thread, 1-100000; more get 503",
+        .apply = apply_count<&Config::render_queue, 1, 100'000>,
+        .show = show_count<&Config::render_queue>,
+    },
+    Option{
         .name = "docker-host",
         .value_name = "URL",
         .help = "Docker Engine to watch: unix:///path or tcp://host:port",

@@ -75,6 +75,7 @@ Reply Handler::Impl::history(const Call& c) const {
         },
         kept);
   }
+  needs_work();  // a scan of the history, rendered per request
   const auto entries = store.history().query(q);
   const std::string path = site.base_path + scope;
   render::HistoryPage page;
@@ -192,6 +193,8 @@ Reply Handler::Impl::stream(const Call& c, live::Scope scope) const {
       if (auto v = param(*params, "lastEventId")) last = std::move(*v);
     }
   }
+  // A resume replays what the client missed through its scope and filter.
+  if (!last.empty() && c.rq.method != "HEAD") needs_work();
   // HEAD opens nothing but answers what GET would: 429 at the cap.
   if (c.rq.method == "HEAD" ? hub->full() : !(r.stream = hub->open(std::move(scope), last))) {
     Reply p = problem(c, "SSE001",

@@ -28,6 +28,7 @@ std::shared_ptr<const std::string> CacheEntry::encoded(util::Coding c) const {
   const auto i = static_cast<std::size_t>(c);
   const std::lock_guard lock(encoded_mutex_);
   if (!encoded_.at(i)) {
+    needs_work();
     encoded_.at(i) = std::make_shared<const std::string>(util::compress(c, *body));
   }
   return encoded_.at(i);
@@ -203,6 +204,7 @@ std::shared_ptr<const CacheEntry> Handler::Impl::cached(
       lru.splice(lru.begin(), lru, it->second.recency);
       return it->second.entry;
     }
+    needs_work();  // a miss renders, or waits for a render: not on an I/O thread
     if (const auto pending = rendering.find(key); pending != rendering.end()) {
       theirs = pending->second;
     } else {
@@ -499,6 +501,21 @@ Handler::Handler(Settings settings, const state::Store& store, live::Hub* hub)
     : impl_(std::make_unique<Impl>(std::move(settings), store, hub)) {}
 
 Handler::~Handler() = default;
+
+std::optional<Reply> Handler::handle_quick(const Request& request) const {
+  struct Pass {
+    Pass() { t_quick_pass = true; }
+    ~Pass() { t_quick_pass = false; }
+    Pass(const Pass&) = delete;
+    Pass& operator=(const Pass&) = delete;
+  };
+  try {
+    const Pass pass;
+    return handle(request);
+  } catch (const NeedsWork&) {
+    return std::nullopt;
+  }
+}
 
 Reply Handler::handle(const Request& request) const {
   Reply r = impl_->handle(request);

@@ -40,6 +40,16 @@ inline constexpr std::size_t kCompressAbove = 1024;
 // On data responses while the state served is no longer refreshed from a swarm manager.
 inline constexpr std::string_view kStaleWarning = "110 narwhal \"Response is Stale\"";
 
+// The quick pass (Handler::handle_quick) runs on the I/O threads and must not do anything that
+// may take milliseconds: rendering, filtering and sorting, compressing, building /-/metrics,
+// replaying a stream. Where such work would start, `needs_work()` throws NeedsWork in that pass
+// (before any state is touched), and the server runs the whole request on its render pool.
+struct NeedsWork {};
+inline thread_local bool t_quick_pass = false;
+inline void needs_work() {
+  if (t_quick_pass) throw NeedsWork{};
+}
+
 // What a rendered body depends on: the generations of the kinds it shows, the meta generation
 // and the newest history ID; a cached body is reused only while all of them are unchanged.
 inline constexpr std::size_t kMetaSlot = state::kKinds;

@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -247,6 +248,10 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0},
       streams_served{0}, streams_active{0}, connection_limit_hits{0}, accept_errors{0};
+  // The render pool, apart from the I/O threads (made by start()).
+  std::unique_ptr<asio::thread_pool> pool;
+  std::atomic<std::uint64_t> render_jobs{0}, render_waiting{0}, render_running{0},
+      render_rejected{0};
   std::size_t max_connections = 0;  // set by start()
   // Past the cap: connections that get their one request answered; beyond these, none is
   // accepted until one closes.
@@ -334,11 +339,43 @@ struct Server::Impl {
     return r;
   }
 
-  // The handler's answer; a failure inside it (a bug, or memory running out) is a 500 problem
-  // for this request, logged, never the end of the connection's coroutine or the process.
-  Reply answer(const Request& rq) const {
+  // The handler's answer. What is quick is answered here, on the I/O thread; what needs work
+  // goes to the render pool, so that cache hits, probes and stream writes never wait behind a
+  // render. A full pool queue is a 503 with Retry-After.
+  asio::awaitable<Reply> answer(const Request& rq) {
+    std::optional<Reply> quick = guarded(rq, [&] { return handler.handle_quick(rq); });
+    if (quick) co_return std::move(*quick);
+    if (render_waiting.fetch_add(1) >= options.render_queue) {
+      render_waiting.fetch_sub(1);
+      render_rejected.fetch_add(1, std::memory_order_relaxed);
+      Reply r = handler.problem("API014",
+                                "narwhal is busy: " + std::to_string(options.render_queue) +
+                                    " requests already wait to be rendered; retry in a second",
+                                rq.target.substr(0, rq.target.find('?')), rq.request_id);
+      r.headers.emplace_back("Retry-After", "1");
+      co_return r;
+    }
+    render_jobs.fetch_add(1, std::memory_order_relaxed);
+    // The request's views point into this coroutine's frame, which waits here until the job is
+    // done; the answer resumes it on its own executor.
+    co_return co_await asio::co_spawn(
+        pool->get_executor(),
+        [this, &rq]() -> asio::awaitable<Reply> {
+          render_waiting.fetch_sub(1);
+          render_running.fetch_add(1);
+          Reply r = guarded(rq, [&] { return std::optional<Reply>(handler.handle(rq)); }).value();
+          render_running.fetch_sub(1);
+          co_return r;
+        },
+        asio::use_awaitable);
+  }
+
+  // A failure inside the handler (a bug, or memory running out) is a 500 problem for this
+  // request, logged, never the end of the connection's coroutine or the process.
+  template <class F>
+  std::optional<Reply> guarded(const Request& rq, F&& f) const {
     try {
-      return handler.handle(rq);
+      return f();
     } catch (const std::exception& e) {
       util::log::error("request failed", {{"requestId", rq.request_id}, {"error", e.what()}});
       internal_errors.fetch_add(1, std::memory_order_relaxed);
@@ -607,7 +644,14 @@ struct Server::Impl {
       rq.request_id = acceptable_request_id(given_id) ? std::string(given_id) : new_request_id();
       const bool keep_alive = req.keep_alive() && !stopping.load() && !has_body && !over;
       const bool meta = rq.target.starts_with("/-/");
-      const Reply reply = over && !meta ? over_cap(rq) : answer(rq);
+      // Not `cond ? a : co_await b`: GCC 12 destroys the temporary of a co_await inside a
+      // conditional expression twice.
+      Reply reply;
+      if (over && !meta) {
+        reply = over_cap(rq);
+      } else {
+        reply = co_await answer(rq);
+      }
       beast::error_code wec;
       co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);
       in_flight.fetch_sub(1);
@@ -680,6 +724,7 @@ void Server::start() {
                              std::to_string(i.options.port) + ": " + ec.message());
   }
   i.bound_port = i.acceptor.local_endpoint().port();
+  i.pool = std::make_unique<asio::thread_pool>(std::max(1U, i.options.render_threads));
   asio::co_spawn(i.acceptor.get_executor(), i.accept_loop(), asio::detached);
   const unsigned n = std::max(1U, i.options.threads);
   for (unsigned t = 0; t < n; ++t) i.threads.emplace_back([&i] { i.ioc.run(); });
@@ -719,6 +764,11 @@ void Server::stop() {
   for (auto& t : i.threads) {
     if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
   }
+  // Renders still running finish (their answers go nowhere); queued ones are dropped.
+  if (i.pool) {
+    i.pool->stop();
+    i.pool->join();
+  }
   {
     const std::lock_guard lock(i.done_mutex);
     i.done = true;
@@ -739,7 +789,12 @@ Server::Stats Server::stats() const noexcept {
           impl_->internal_errors.load(),
           impl_->connection_limit_hits.load(),
           impl_->accept_errors.load(),
-          impl_->max_connections};
+          impl_->max_connections,
+          impl_->render_jobs.load(),
+          impl_->render_waiting.load(),
+          impl_->render_running.load(),
+          impl_->render_rejected.load(),
+          std::max(1U, impl_->options.render_threads)};
 }
 
 std::size_t default_max_connections(std::uint64_t fd_limit) noexcept {

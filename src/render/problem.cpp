@@ -44,6 +44,13 @@ const std::vector<ErrorCode>& error_registry() {
        "The request line and headers did not arrive within the server's header timeout "
        "(--header-timeout for a new connection, --idle-timeout between requests).",
        "Send the whole request head at once; a slow or stalled client is cut off."},
+      {"API014", 503, "Busy rendering",
+       "Answers that need rendering, filtering, sorting or compressing run on a pool of render "
+       "threads apart from the ones that read and write; as many requests as --render-queue "
+       "allows already wait for one. Cached answers, /-/ probes and event streams are not "
+       "affected.",
+       "Retry after the seconds in Retry-After; ask for smaller pages or fewer distinct "
+       "queries, or raise --render-threads and --render-queue."},
       {"ENG001", 503, "Engine not ready",
        "narwhal has not completed a full sync with the Docker engine, or lost it longer than "
        "the grace period ago.",

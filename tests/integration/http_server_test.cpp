@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -441,4 +443,103 @@ TEST_CASE("a request head that does not arrive in time gets 408 before the close
   CHECK(out.find("\"instance\":\"/services\"") != std::string::npos);
   // A connection that sends nothing is closed without a word.
   CHECK(r.raw("").empty());
+}
+
+namespace {
+
+// A metrics source that holds its caller while the gate is shut: a render that takes as long
+// as the test wants. It gives up after 20 s so that a regression fails instead of hanging.
+struct Gate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool shut = false;
+  int inside = 0;
+  std::string pass() {
+    std::unique_lock lock(m);
+    ++inside;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(20), [&] { return !shut; });
+    --inside;
+    return "# the gate opened\n";
+  }
+  void set(bool s) {
+    {
+      const std::lock_guard lock(m);
+      shut = s;
+    }
+    cv.notify_all();
+  }
+  bool wait_inside(int n) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return inside >= n; });
+  }
+};
+
+bool eventually(const std::function<bool()>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("renders run on their own pool: probes and cached answers never wait behind one") {
+  Gate gate;
+  state::Store store{100};
+  http::Settings settings;
+  settings.metrics = [&gate] { return gate.pass(); };
+  http::Handler handler{settings, store};
+  http::ServerOptions o = Running::options();
+  o.threads = 1;  // one I/O thread: anything it waited for would hold up every connection
+  o.render_threads = 1;
+  o.render_queue = 1;
+  http::Server server(o, handler);
+  (void)store.apply(test::full_sync());
+  state::EngineState e;
+  e.connected = e.synced = true;
+  store.set_engine(e);
+  server.start();
+  const auto client = [&] {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(30, 0);
+    return c;
+  };
+  REQUIRE(client().Get("/services")->status == 200);  // rendered once: cached from now on
+  const auto jobs_before = server.stats().render_jobs;
+  CHECK(jobs_before >= 1);
+
+  gate.set(true);
+  std::atomic<int> first_status{0}, second_status{0};
+  std::thread first([&] { first_status = client().Get("/-/metrics")->status; });
+  REQUIRE(gate.wait_inside(1));  // the render thread is busy
+  std::thread second([&] { second_status = client().Get("/-/metrics")->status; });
+  REQUIRE(eventually([&] { return server.stats().render_waiting == 1; }));  // the queue is full
+
+  // A third render is refused at once, with a precise problem and Retry-After.
+  const auto refused = client().Get("/services?limit=7");
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(refused->get_header_value("Retry-After") == "1");
+  CHECK(refused->body.find("/api/errors/API014") != std::string::npos);
+  CHECK(server.stats().render_rejected == 1);
+  // Quick answers do not queue: a probe, a cached list, a problem.
+  CHECK(client().Get("/-/health")->status == 200);
+  const auto hit = client().Get("/services");
+  REQUIRE(hit);
+  CHECK(hit->status == 200);
+  CHECK(client().Get("/nowhere")->status == 404);
+  CHECK(first_status == 0);  // still held
+
+  gate.set(false);
+  first.join();
+  second.join();
+  CHECK(first_status == 200);
+  CHECK(second_status == 200);
+  CHECK(server.stats().render_jobs == jobs_before + 2);
+  CHECK(server.stats().render_waiting == 0);
+  CHECK(server.stats().render_running == 0);
+  server.stop();
 }

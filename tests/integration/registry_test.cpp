@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <map>
 #include <regex>
 #include <set>
@@ -26,6 +29,18 @@
 using namespace narwhal;
 
 namespace {
+
+// While shut, the metrics source holds its caller (a long render), at most 20 s.
+struct MetricsGate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool shut = false;
+  int inside = 0;
+};
+MetricsGate& metrics_gate() {
+  static MetricsGate g;
+  return g;
+}
 
 struct Served {
   state::Store store{1000};
@@ -72,7 +87,17 @@ struct Served {
   static http::Settings settings() {
     http::Settings s;
     // A metrics source that fails stands for any bug inside a request: the 500 it gets.
-    s.metrics = []() -> std::string { throw std::runtime_error("metrics source failed"); };
+    s.metrics = []() -> std::string {
+      auto& g = metrics_gate();
+      {
+        std::unique_lock lock(g.m);
+        ++g.inside;
+        g.cv.notify_all();
+        g.cv.wait_for(lock, std::chrono::seconds(20), [&] { return !g.shut; });
+        --g.inside;
+      }
+      throw std::runtime_error("metrics source failed");
+    };
     return s;
   }
   static http::ServerOptions options() {
@@ -82,6 +107,8 @@ struct Served {
     o.threads = 2;
     o.header_timeout = std::chrono::milliseconds(2000);
     o.max_connections = 4;  // so that API012 can be reached with a few sockets
+    o.render_threads = 1;   // and API014 with two renders
+    o.render_queue = 1;
     return o;
   }
   int connect() const {
@@ -198,6 +225,31 @@ TEST_CASE("every registered code is reachable by a request") {
     for (const int fd : held) ::close(fd);
   }
   record(s.raw("GET /services HTTP/1.1\r\nHost: x\r\n"));  // API013: never finished
+  {
+    // API014: one render runs, one waits, the next is refused.
+    auto& g = metrics_gate();
+    {
+      const std::lock_guard lock(g.m);
+      g.shut = true;
+    }
+    std::thread running([&] { (void)get(s, "/-/metrics"); });
+    {
+      std::unique_lock lock(g.m);
+      REQUIRE(g.cv.wait_for(lock, std::chrono::seconds(10), [&] { return g.inside == 1; }));
+    }
+    std::thread waiting([&] { (void)get(s, "/-/metrics"); });
+    for (int i = 0; i < 2000 && s.server.stats().render_waiting == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    record(get(s, "/-/metrics"));
+    {
+      const std::lock_guard lock(g.m);
+      g.shut = false;
+    }
+    g.cv.notify_all();
+    running.join();
+    waiting.join();
+  }
   s.set_synced(false);
   record(get(s, "/-/ready"));  // ENG001
   s.set_synced(true, false);

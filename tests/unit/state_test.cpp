@@ -458,6 +458,7 @@ TEST_CASE("a history view stays whole while the writer appends and evicts") {
       if (!v->empty() && v->newest().id != v->last_id()) bad.fetch_add(1);
     }
   });
+  while (views.load() == 0) std::this_thread::yield();  // the reader is running
   std::uint64_t next = 0;
   for (int round = 0; round < 3000; ++round) {
     std::vector<HistoryEntry> batch(static_cast<std::size_t>(round % 7) + 1);

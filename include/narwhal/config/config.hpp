@@ -40,6 +40,10 @@ struct Config {
   // every representation. "" shows all.
   std::string redact_env = "PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE";
   unsigned threads = 0;  // 0 = hardware concurrency
+  // Threads that render, filter, sort and compress (the I/O threads only answer what is quick),
+  // and how many such requests may wait for one before the next gets 503 with Retry-After.
+  std::size_t render_threads = 0;  // 0 = hardware concurrency
+  std::size_t render_queue = 64;
   Millis sse_batch_interval{100};
   Millis sse_keepalive{15'000};
   std::size_t sse_max_streams = kDefaultMaxStreams;

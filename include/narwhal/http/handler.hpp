@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -83,6 +84,11 @@ class Handler {
   Handler& operator=(const Handler&) = delete;
 
   [[nodiscard]] Reply handle(const Request& request) const;
+  // The same when it is quick (a cached body, a probe, a problem, a page): nullopt when the
+  // answer needs work that may take milliseconds (rendering, filtering, sorting, compressing,
+  // /-/metrics, a stream's replay), which the server then runs with handle() on its render pool
+  // so that the threads that accept, read and write never wait behind it.
+  [[nodiscard]] std::optional<Reply> handle_quick(const Request& request) const;
   // A problem reply for errors found before routing (bad request line, headers too large).
   [[nodiscard]] Reply problem(std::string code, std::string detail, std::string_view instance,
                               std::string_view request_id) const;

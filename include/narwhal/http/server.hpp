@@ -29,6 +29,11 @@ struct ServerOptions {
   // the descriptors (at least 64) for the engine, the log and the connections over the cap,
   // which get one request: /-/health, /-/ready and /-/metrics are answered, anything else 503.
   std::size_t max_connections = 0;
+  // Requests whose answer needs rendering, filtering, sorting or compressing run on this many
+  // threads of their own (Handler::handle_quick decides); at most `render_queue` wait for one,
+  // and the next is answered 503 API014 with Retry-After.
+  unsigned render_threads = 1;
+  std::size_t render_queue = 64;
 };
 
 // The connection cap ServerOptions::max_connections = 0 stands for, given a descriptor limit.
@@ -57,6 +62,11 @@ class Server {
     std::uint64_t connection_limit_hits = 0;  // connections over the cap (answered 503 API012)
     std::uint64_t accept_errors = 0;          // failed accepts (out of descriptors, mostly)
     std::uint64_t max_connections = 0;        // the cap in force
+    std::uint64_t render_jobs = 0;            // requests run on the render pool
+    std::uint64_t render_waiting = 0;         // waiting for a render thread now
+    std::uint64_t render_running = 0;         // on a render thread now
+    std::uint64_t render_rejected = 0;        // answered 503 API014: the queue was full
+    unsigned render_threads = 0;
   };
   [[nodiscard]] Stats stats() const noexcept;
 
