@@ -1,6 +1,7 @@
 #include "narwhal/http/server.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -13,7 +14,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -26,6 +27,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <span>
 #include <thread>
@@ -248,8 +250,12 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> open{0}, requests{0}, in_flight{0}, header_limit_hits{0}, timeouts{0},
       streams_served{0}, streams_active{0}, connection_limit_hits{0}, accept_errors{0};
-  // The render pool, apart from the I/O threads (made by start()).
-  std::unique_ptr<asio::thread_pool> pool;
+  // The render pool, apart from the I/O threads (started by start()). Its threads run at a
+  // lower priority (nice +5), so that on a busy machine the threads that accept, read and write
+  // get the cores first and cache hits and probes stay quick.
+  asio::io_context render_ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> render_work;
+  std::vector<std::thread> render_threads;
   std::atomic<std::uint64_t> render_jobs{0}, render_waiting{0}, render_running{0},
       render_rejected{0};
   std::size_t max_connections = 0;  // set by start()
@@ -359,7 +365,7 @@ struct Server::Impl {
     // The request's views point into this coroutine's frame, which waits here until the job is
     // done; the answer resumes it on its own executor.
     co_return co_await asio::co_spawn(
-        pool->get_executor(),
+        render_ioc.get_executor(),
         [this, &rq]() -> asio::awaitable<Reply> {
           render_waiting.fetch_sub(1);
           render_running.fetch_add(1);
@@ -578,6 +584,12 @@ struct Server::Impl {
       (void)n;
       clock->reading = false;
       deadline.cancel();
+      const auto read_at = std::chrono::steady_clock::now();
+      const auto note = [&](const Reply& r, std::string_view method) {
+        if (!options.observe) return;
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - read_at;
+        options.observe({r.route, method, r.problem, r.status, took.count()});
+      };
       if (clock->fired && ec == asio::error::operation_aborted) ec = beast::error::timeout;
       // Problems about the request as a whole name its path when the request line was read.
       const std::string_view requested = origin_form(parser.get().target());
@@ -592,6 +604,7 @@ struct Server::Impl {
                                           instance, id);
           beast::error_code wec;
           co_await write_reply(stream, r, id, false, head, wec);
+          note(r, {});
         } else if (ec == beast::error::timeout) {
           timeouts.fetch_add(1);
           if (clock->fired && buffer.size() > 0) {
@@ -602,6 +615,7 @@ struct Server::Impl {
                                             instance, id);
             beast::error_code wec;
             co_await write_reply(stream, r, id, false, head, wec);
+          note(r, {});
           }
         } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                    ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&
@@ -611,6 +625,7 @@ struct Server::Impl {
               "API007", "the request is not valid HTTP/1.1: " + ec.message(), instance, id);
           beast::error_code wec;
           co_await write_reply(stream, r, id, false, head, wec);
+          note(r, {});
         }
         break;
       }
@@ -620,6 +635,7 @@ struct Server::Impl {
         const Reply r = handler.problem("API007", bad, instance, id);
         beast::error_code wec;
         co_await write_reply(stream, r, id, false, head, wec);
+        note(r, req.method_string());
         break;
       }
       const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
@@ -654,6 +670,7 @@ struct Server::Impl {
       }
       beast::error_code wec;
       co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);
+      note(reply, rq.method);
       in_flight.fetch_sub(1);
       if (reply.stream) {
         if (wec) {
@@ -724,7 +741,14 @@ void Server::start() {
                              std::to_string(i.options.port) + ": " + ec.message());
   }
   i.bound_port = i.acceptor.local_endpoint().port();
-  i.pool = std::make_unique<asio::thread_pool>(std::max(1U, i.options.render_threads));
+  i.render_work.emplace(i.render_ioc.get_executor());
+  for (unsigned t = 0; t < std::max(1U, i.options.render_threads); ++t) {
+    i.render_threads.emplace_back([&i] {
+      // Per thread on Linux (a thread is a task with its own nice value); best effort.
+      (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 5);
+      i.render_ioc.run();
+    });
+  }
   asio::co_spawn(i.acceptor.get_executor(), i.accept_loop(), asio::detached);
   const unsigned n = std::max(1U, i.options.threads);
   for (unsigned t = 0; t < n; ++t) i.threads.emplace_back([&i] { i.ioc.run(); });
@@ -765,9 +789,10 @@ void Server::stop() {
     if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
   }
   // Renders still running finish (their answers go nowhere); queued ones are dropped.
-  if (i.pool) {
-    i.pool->stop();
-    i.pool->join();
+  i.render_work.reset();
+  i.render_ioc.stop();
+  for (auto& t : i.render_threads) {
+    if (t.joinable()) t.join();
   }
   {
     const std::lock_guard lock(i.done_mutex);
