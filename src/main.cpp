@@ -13,6 +13,7 @@
 #include "narwhal/http/server.hpp"
 #include "narwhal/live/hub.hpp"
 #include "narwhal/metrics/exposition.hpp"
+#include "narwhal/metrics/requests.hpp"
 #include "narwhal/sim/engine.hpp"
 #include "narwhal/state/store.hpp"
 #include "narwhal/util/log.hpp"
@@ -66,7 +67,9 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
   out.push_back(one("narwhal_http_connections_open", "Open HTTP connections.", Type::gauge,
                     d(srv.connections_open)));
   out.push_back(
-      one("narwhal_http_requests_total", "HTTP requests read.", Type::counter, d(srv.requests)));
+      one("narwhal_http_requests_read_total",
+          "HTTP request heads read (narwhal_http_requests_total counts the answers).",
+          Type::counter, d(srv.requests)));
   out.push_back(one("narwhal_http_header_limit_total",
                     "Requests refused because their headers were too large (431).", Type::counter,
                     d(srv.header_limit_hits)));
@@ -325,12 +328,17 @@ int main(int argc, char** argv) {
   so.render_queue = cfg.render_queue;
   so.tls_cert = cfg.tls_cert;
   so.tls_key = cfg.tls_key;
+  nw::metrics::RequestMetrics request_metrics;
+  so.observe = [&request_metrics](const nw::http::ServerOptions::Observation& o) {
+    request_metrics.observe(o.route, o.method, o.status, o.problem, o.seconds);
+  };
   nw::http::Server server(so, handler);
   server.set_links_base(cfg.base_path);
   exposition.add([&](std::vector<Family>& out) {
     own_families(hub, server, handler, store, out);
     watcher_families(watcher, store, out);
   });
+  exposition.add(request_metrics);
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -177,6 +177,7 @@ Reply Handler::Impl::problem(std::string code, std::string detail, std::string_v
   const auto& c = render::error_code(code);
   Reply r;
   r.status = c.status;
+  r.problem = c.code;
   r.content_type = kProblemType;
   r.cache_control = kNoStore;
   r.body = std::make_shared<const std::string>(
@@ -430,9 +431,11 @@ Reply Handler::Impl::route(const Request& rq, const std::vector<std::string>& se
       // Never an empty 200 a client would take for an empty swarm (§3).
       Reply p = not_synced(rq, *snap, path);
       p.vary_accept = m.route->negotiated;
+      p.route = m.route->pattern;
       return p;
     }
     Reply r = serve(Call{rq, *m.route, m.args, rep, path, query, snap});
+    r.route = m.route->pattern;
     if ((data || m.route->id == RouteId::cluster) && snap->engine.stale_since != 0) {
       // The last known state, no longer refreshed from a manager (/cluster says why and since
       // when). RFC 9111 retired Warning, but 110 is still what caches and people recognise.

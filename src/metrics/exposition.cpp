@@ -3,6 +3,8 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include "narwhal/metrics/requests.hpp"
+
 #include <map>
 #include <tuple>
 
@@ -10,6 +12,10 @@ namespace narwhal::metrics {
 
 void Exposition::add(Source source) {
   sources_.push_back(std::move(source));
+}
+
+void Exposition::add(const RequestMetrics& requests) {
+  registries_.push_back(&requests);
 }
 
 std::string Exposition::text() const {
@@ -34,6 +40,9 @@ std::string Exposition::text() const {
       pf.metric.push_back(std::move(m));
     }
     out.push_back(std::move(pf));
+  }
+  for (const auto* r : registries_) {
+    for (auto& f : r->collect()) out.push_back(std::move(f));
   }
   return prometheus::TextSerializer().Serialize(out);
 }

@@ -745,8 +745,13 @@ TEST_CASE("truth 8: /-/metrics parses with the Prometheus client and has the wat
   REQUIRE_MESSAGE(eventually(s, kConverge, last, [&] { return running_in_both(s, id, 1, last); }),
                   last);
 
+  (void)s.api->get("/services?filter=" + std::string("nonsense%20%3D%3D"));  // a FLT problem
   const auto m = s.api->get("/-/metrics");
   REQUIRE_MESSAGE(m.status == 200, m.describe());
+  CHECK_MESSAGE(m.body.find("narwhal_http_requests_total{method=\"GET\",route=\"/services\",") !=
+                    std::string::npos,
+                m.body.substr(0, 2000));
+  CHECK(m.body.find("narwhal_http_problems_total{code=\"FLT") != std::string::npos);
   // Debian's python3-prometheus-client lives in the system python; a python3 earlier in PATH
   // (pyenv) may not have it.
   const std::string python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
@@ -779,7 +784,13 @@ TEST_CASE("truth 8: /-/metrics parses with the Prometheus client and has the wat
                                                 {"narwhal_engine_task_relist_bytes", "counter"},
                                                 {"narwhal_engine_request_errors", "counter"},
                                                 {"narwhal_engine_last_event_age_seconds", "gauge"},
-                                                {"narwhal_state_stale", "gauge"}};
+                                                {"narwhal_state_stale", "gauge"},
+                                                {"narwhal_http_requests", "counter"},
+                                                {"narwhal_http_request_duration_seconds",
+                                                 "histogram"},
+                                                {"narwhal_render_jobs", "counter"},
+                                                {"narwhal_render_rejected", "counter"},
+                                                {"narwhal_render_queue_depth", "gauge"}};
   for (const auto& [name, type] : want) {
     const auto it = families.find(name);
     CHECK_MESSAGE(it != families.end(), "no family " << name << " in the parse");

@@ -55,6 +55,10 @@ struct Reply {
   // the head only); `stream` is the open stream for GET.
   bool event_stream = false;
   std::shared_ptr<live::Stream> stream;
+  // For the request metrics: the pattern of the route that answered ("" = none), and the
+  // problem code of a problem answer ("" = none); both view static tables.
+  std::string_view route;
+  std::string_view problem;
 };
 
 struct Settings {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +35,15 @@ struct ServerOptions {
   // and the next is answered 503 API014 with Retry-After.
   unsigned render_threads = 1;
   std::size_t render_queue = 64;
+  // Called for every answer written (from the I/O threads; it must be quick): the route
+  // pattern and problem code of the reply, its method and status, and the seconds from the
+  // request's head read to the answer written (for an event stream, its head).
+  struct Observation {
+    std::string_view route, method, problem;
+    int status = 0;
+    double seconds = 0;
+  };
+  std::function<void(const Observation&)> observe;
 };
 
 // The connection cap ServerOptions::max_connections = 0 stands for, given a descriptor limit.

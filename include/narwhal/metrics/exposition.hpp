@@ -28,15 +28,19 @@ struct Family {
 
 // Appends the families it knows about.
 using Source = std::function<void(std::vector<Family>&)>;
+class RequestMetrics;
 
 class Exposition {
  public:
   void add(Source source);  // before serving; not thread-safe against text()
+  // prometheus-cpp families kept by their owner (it must outlive the exposition's use).
+  void add(const RequestMetrics& requests);
   // The Prometheus text format (0.0.4) of every source's families.
   [[nodiscard]] std::string text() const;
 
  private:
   std::vector<Source> sources_;
+  std::vector<const RequestMetrics*> registries_;
 };
 
 // The swarm as metrics: desired and running replicas per service (with its stack), tasks by
