@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine and runs every test: the unit suites and the integration
 # suite against a real dockerd in swarm mode, first in a normal build, then in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build. Needs root (or sudo) for dockerd.
+# AddressSanitizer + UndefinedBehaviorSanitizer build; then the threaded modules under
+# ThreadSanitizer and the fuzzers. Needs root (or sudo) for dockerd.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test || exit 1
@@ -47,6 +48,30 @@ ninja -C build-asan || exit 1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan "ASan+UBSan build" || status=1
+
+# ThreadSanitizer over the modules whose threads share state: the store and its history, the
+# live hub, the watcher (with the simulated engine). Each test program counts as one test. The
+# hub's batch-window test measures delivery times, which TSan's slowdown distorts: it runs in
+# the other two builds.
+echo "== ThreadSanitizer build: state, live, watch"
+if [ ! -d build-tsan ]; then
+  meson setup build-tsan --wrap-mode=nofallback --buildtype=debug -Db_sanitize=thread \
+    -Db_lundef=false >/dev/null || exit 1
+fi
+tsan_targets=(state live watch)
+ninja -C build-tsan "${tsan_targets[@]/#/tests/unit/unit_}" || exit 1
+for t in "${tsan_targets[@]}"; do
+  if TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      timeout 900 "build-tsan/tests/unit/unit_$t" -tce="the batch window*" >"build-tsan/$t.log" 2>&1; then
+    echo "tsan $t: ok ($(grep -o 'test cases: *[0-9]* | *[0-9]* passed' "build-tsan/$t.log"))"
+    total_ok=$((total_ok + 1))
+  else
+    tail -n 80 "build-tsan/$t.log"
+    echo "tsan $t: FAILED"
+    total_fail=$((total_fail + 1))
+    status=1
+  fi
+done
 
 # libFuzzer targets (clang, ASan+UBSan), 60 s each; each target counts as one test.
 echo "== fuzz"

@@ -249,7 +249,9 @@ TEST_CASE("a removed service's tasks stay, with their names, until the engine st
   Store store(100);
   (void)store.apply(full_sync());
   std::map<std::string, std::string> names;
-  for (const auto& t : store.snapshot()->table(Kind::task).items) {
+  // Held: a temporary snapshot would die before the loop runs.
+  const auto held_t = store.snapshot();
+  for (const auto& t : held_t->table(Kind::task).items) {
     if (t->service_id == "zm877tfyji7wheye1kbd0qt4w") names[t->id] = t->name;
   }
   REQUIRE_FALSE(names.empty());
@@ -261,7 +263,9 @@ TEST_CASE("a removed service's tasks stay, with their names, until the engine st
   // keep the names their service gave them.
   Change relisted;
   std::vector<ObjectPtr> tasks;
-  for (const auto& t : store.snapshot()->table(Kind::task).items) {
+  // Held: a temporary snapshot would die before the loop runs.
+  const auto held_t2 = store.snapshot();
+  for (const auto& t : held_t2->table(Kind::task).items) {
     auto copy = std::make_shared<Object>(*t);
     if (names.contains(t->id)) {
       copy->desired_state = "remove";

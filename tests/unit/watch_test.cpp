@@ -250,7 +250,9 @@ TEST_CASE("a removed service's tasks stay while the engine lists them, then leav
   const std::string id = w.engine->create_service("leaving", 3);
   auto tasks_of = [&] {
     std::vector<state::ObjectPtr> out;
-    for (const auto& t : w.store.snapshot()->table(Kind::task).items) {
+    // Held: a temporary snapshot would die before the loop runs.
+    const auto held_t = w.store.snapshot();
+    for (const auto& t : held_t->table(Kind::task).items) {
       if (t->service_id == id) out.push_back(t);
     }
     return out;
@@ -339,7 +341,9 @@ TEST_CASE("a stopping engine's local destroy events do not remove its swarm netw
   SimWatch w;
   REQUIRE(wait_until(10s, [&] { return w.connected(); }));
   std::size_t overlays = 0;
-  for (const auto& n : w.store.snapshot()->table(Kind::network).items)
+  // Held: a temporary snapshot would die before the loop runs.
+  const auto held_n = w.store.snapshot();
+  for (const auto& n : held_n->table(Kind::network).items)
     overlays += n->scope == "swarm";
   REQUIRE(overlays > 0);
   const auto last_before = w.store.history().last_id();
@@ -351,7 +355,9 @@ TEST_CASE("a stopping engine's local destroy events do not remove its swarm netw
                   "network " << e.name << " removed by a local event");
   }
   std::size_t after = 0;
-  for (const auto& n : w.store.snapshot()->table(Kind::network).items) after += n->scope == "swarm";
+  // Held: a temporary snapshot would die before the loop runs.
+  const auto held_n2 = w.store.snapshot();
+  for (const auto& n : held_n2->table(Kind::network).items) after += n->scope == "swarm";
   CHECK(after == overlays);
 }
 

@@ -6,14 +6,15 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "narwhal/state/object.hpp"
+#include "narwhal/util/atomic_ptr.hpp"
 
 namespace narwhal::state {
 
@@ -123,7 +124,7 @@ class History {
   Clock clock_;
   std::uint64_t seed_;
   std::mutex writer_;  // appends are serialised; readers take no lock
-  std::atomic<HistoryViewPtr> view_;
+  util::AtomicPtr<HistoryView> view_;
 };
 
 }  // namespace narwhal::state

@@ -13,6 +13,7 @@
 
 #include "narwhal/state/history.hpp"
 #include "narwhal/state/snapshot.hpp"
+#include "narwhal/util/atomic_ptr.hpp"
 
 namespace narwhal::state {
 
@@ -62,7 +63,7 @@ class Store {
  private:
   void publish(SnapshotPtr next, std::vector<HistoryEntry>& entries);
 
-  std::atomic<SnapshotPtr> current_;
+  util::AtomicPtr<Snapshot> current_;
   History history_;
   Listener listener_;
 };
