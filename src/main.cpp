@@ -356,9 +356,12 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   nw::util::log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-  hub.stop();  // ends every event stream, so the drain below is about requests only
-  server.stop();
+  // In the reverse order of the start: nothing new comes from the engine; the server stops
+  // accepting, ends its event streams and drains its requests (a stream asked for meanwhile is
+  // never refused for a hub already gone); then the hub.
   watcher.stop();
+  server.stop();
+  hub.stop();
   if (demo) {
     demo->stop();
     std::error_code ec;

@@ -368,10 +368,8 @@ struct Server::Impl {
         render_ioc.get_executor(),
         [this, &rq]() -> asio::awaitable<Reply> {
           render_waiting.fetch_sub(1);
-          render_running.fetch_add(1);
-          Reply r = guarded(rq, [&] { return std::optional<Reply>(handler.handle(rq)); }).value();
-          render_running.fetch_sub(1);
-          co_return r;
+          const Held running(render_running);
+          co_return guarded(rq, [&] { return std::optional<Reply>(handler.handle(rq)); }).value();
         },
         asio::use_awaitable);
   }
@@ -394,7 +392,7 @@ struct Server::Impl {
   // goes away, a write times out or the hub closes the stream.
   template <class Stream>
   asio::awaitable<void> pump(Stream& stream, std::shared_ptr<live::Stream> events) {
-    streams_active.fetch_add(1);
+    const Held active(streams_active);
     {
       const std::lock_guard lock(streams_mutex);
       // Pruned when the list has doubled since the last pass: linear in total, not per stream.
@@ -497,7 +495,6 @@ struct Server::Impl {
       (void)n;
     }
     streams_served.fetch_add(1, std::memory_order_relaxed);
-    streams_active.fetch_sub(1);
   }
 
   template <class Stream>
@@ -514,6 +511,16 @@ struct Server::Impl {
 
   // A connection counted by the accept loop (so the next accept already sees it), uncounted
   // when its coroutine ends, however it ends.
+  // Holds one unit of a gauge for its scope: a coroutine ended any way (finished, failed, or
+  // destroyed with its io_context at shutdown) gives it back.
+  struct Held {
+    std::atomic<std::uint64_t>& n;
+    explicit Held(std::atomic<std::uint64_t>& gauge) : n(gauge) { n.fetch_add(1); }
+    ~Held() { n.fetch_sub(1); }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+  };
+
   struct Counted {
     std::atomic<std::uint64_t>& n;
     std::atomic<std::uint64_t>* overflow;
@@ -639,7 +646,8 @@ struct Server::Impl {
         break;
       }
       const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
-      in_flight.fetch_add(1);
+      std::optional<Held> busy;  // until the answer is written
+      busy.emplace(in_flight);
       requests.fetch_add(1, std::memory_order_relaxed);
       Request rq;
       rq.method = req.method_string();
@@ -671,7 +679,7 @@ struct Server::Impl {
       beast::error_code wec;
       co_await write_reply(stream, reply, rq.request_id, keep_alive, head, wec);
       note(reply, rq.method);
-      in_flight.fetch_sub(1);
+      busy.reset();
       if (reply.stream) {
         if (wec) {
           reply.stream->close();
