@@ -7,7 +7,13 @@
 # (a file compressed ahead of time), which is what narwhal's cache of compressed responses should
 # come close to: neither server compresses per request.
 #
+# A third server is the floor: tests/bench/bare_server (a bare Boost.Beast server that parses the
+# request head and writes one of three pre-serialised responses, nothing else). nginx is set up
+# as an operator serving static files would: sendfile, tcp_nopush, open_file_cache, and
+# keep-alive connections that are never recycled during a run.
+#
 # Usage: tests/bench/http_vs_nginx.sh [path/to/narwhal]     (default build/src/narwhal)
+#   BARE=build/tests/bench/bare_server (ninja -C build tests/bench/bare_server); "" skips it
 #
 # Environment:
 #   BENCH_DURATION=10s       wrk run time for each of the six runs
@@ -29,6 +35,9 @@ server_cpu=${BENCH_SERVER_CPU:-0}
 client_cpu=${BENCH_CLIENT_CPU:-1}
 narwhal_port=${BENCH_NARWHAL_PORT:-19080}
 nginx_port=${BENCH_NGINX_PORT:-19081}
+bare_port=${BENCH_BARE_PORT:-19082}
+bare_bin=${BARE-build/tests/bench/bare_server}
+bare_pid=
 nginx_bin=${NGINX:-/usr/sbin/nginx}
 body_only=${BENCH_BODY:-}
 ready_timeout_s=60
@@ -63,6 +72,7 @@ stop() {
 cleanup() {
   stop "$narwhal_pid"
   stop "$nginx_pid"
+  stop "$bare_pid"
   if [[ -n $tmp ]]; then rm -rf -- "$tmp"; fi
 }
 trap cleanup EXIT
@@ -218,6 +228,13 @@ http {
     access_log off;
     $temp_paths
     types { }
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    open_file_cache max=64 inactive=300s;
+    open_file_cache_valid 300s;
     server {
         listen 127.0.0.1:$nginx_port;
         etag on;
@@ -251,6 +268,19 @@ fi
 if [[ -n $narwhal_etag ]]; then check_304 narwhal "$narwhal_url" "$narwhal_etag"; fi
 check_304 nginx "$nginx_url" "$nginx_etag"
 
+bare_url=
+if [[ -n $bare_bin && -z $body_only ]]; then
+  [[ -x $bare_bin ]] || die "bare server not found at $bare_bin (ninja -C build tests/bench/bare_server, or BARE=)"
+  taskset -c "$server_cpu" "$bare_bin" "$bare_port" "$body" "$body_gz" "$narwhal_etag" \
+    >"$tmp/bare.log" 2>&1 &
+  bare_pid=$!
+  wait_until bare "$bare_pid" "$tmp/bare.log" port_in_use "$bare_port"
+  bare_url="http://127.0.0.1:$bare_port$uri?limit=50"
+  curl -sf -o "$tmp/bare.body" "$bare_url" || die "GET $bare_url failed"
+  cmp -s "$body" "$tmp/bare.body" || die "the bare server does not serve narwhal's bytes"
+  check_304 bare "$bare_url" "$narwhal_etag"
+fi
+
 gzip_from="gzip -9 -n"
 if [[ -n $narwhal_gzip ]]; then gzip_from=narwhal; fi
 echo "body: $(wc -c <"$body") bytes, gzip $(wc -c <"$body_gz") bytes (from $gzip_from);" \
@@ -261,6 +291,12 @@ narwhal_200=
 narwhal_304=
 if [[ -z $body_only ]]; then narwhal_200=$(run_wrk "$narwhal_url"); fi
 nginx_200=$(run_wrk "$nginx_url")
+bare_200= bare_304= bare_gz=
+if [[ -n $bare_url ]]; then
+  bare_200=$(run_wrk "$bare_url")
+  bare_304=$(run_wrk "$bare_url" "If-None-Match: $narwhal_etag")
+  bare_gz=$(run_wrk "$bare_url" "Accept-Encoding: gzip")
+fi
 if [[ -n $narwhal_etag ]]; then
   narwhal_304=$(run_wrk "$narwhal_url" "If-None-Match: $narwhal_etag")
 fi
@@ -274,10 +310,12 @@ if [[ -n $gzip_static ]]; then
   nginx_gz=$(run_wrk "$nginx_url" "Accept-Encoding: gzip")
 fi
 
-printf '\n%-26s %14s %14s %14s\n' "GET $uri?limit=50" narwhal nginx narwhal/nginx
-printf '%-26s %14s %14s %14s\n' "200 (requests/s)" "${narwhal_200:-n/a}" "$nginx_200" \
-  "$(ratio "$narwhal_200" "$nginx_200")"
-printf '%-26s %14s %14s %14s\n' "304 (requests/s)" "${narwhal_304:-n/a}" "$nginx_304" \
-  "$(ratio "$narwhal_304" "$nginx_304")"
-printf '%-26s %14s %14s %14s\n' "200 gzip (requests/s)" "${narwhal_gz:-n/a}" "${nginx_gz:-n/a}" \
-  "$(ratio "$narwhal_gz" "$nginx_gz")"
+row() {  # label narwhal nginx bare
+  printf '%-24s %12s %12s %12s %14s %13s\n' "$1" "${2:-n/a}" "${3:-n/a}" "${4:-n/a}" \
+    "$(ratio "$2" "$3")" "$(ratio "$2" "$4")"
+}
+printf '\n%-24s %12s %12s %12s %14s %13s\n' "GET $uri?limit=50, req/s" narwhal nginx bare \
+  narwhal/nginx narwhal/bare
+row "200" "$narwhal_200" "$nginx_200" "$bare_200"
+row "304 (If-None-Match)" "$narwhal_304" "$nginx_304" "$bare_304"
+row "200 gzip" "$narwhal_gz" "$nginx_gz" "$bare_gz"
