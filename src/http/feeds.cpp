@@ -165,7 +165,7 @@ std::optional<Reply> Handler::Impl::stream_filter(const Call& c,
   for (std::size_t k = 0; k < state::kKinds; ++k) {
     const auto kind = static_cast<Kind>(k);
     if ((kinds & live::Scope::bit(kind)) == 0) continue;
-    auto compiled = filters.get(kind, *text);
+    auto compiled = compile(kind, *text);
     if (compiled) {
       scope.filters.at(k) = std::move(*compiled);
       any = true;

@@ -141,6 +141,16 @@ struct Handler::Impl {
       rendering;
   mutable std::atomic<std::uint64_t> hits{0}, misses{0}, evictions{0}, shared_renders{0};
   mutable query::FilterCache filters;
+  // A filter compiled (with its RE2 programs) or taken from the cache; in the quick pass only
+  // from the cache, since compiling may take a while.
+  util::Result<query::FilterPtr, query::FilterError> compile(state::Kind kind,
+                                                             std::string_view text) const {
+    if (detail::t_quick_pass) {
+      if (auto hit = filters.find(kind, text)) return std::move(*hit);
+      detail::needs_work();
+    }
+    return filters.get(kind, text);
+  }
 
   Impl(Settings s, const state::Store& st, live::Hub* h);
 

@@ -150,7 +150,7 @@ Reply Handler::Impl::list(const Call& c, Kind kind, const state::Object* owner) 
     // object, as the change left it, matches.
     std::string kept;
     if (const auto text = param(*params, "filter")) {
-      auto compiled = filters.get(kind, *text);
+      auto compiled = compile(kind, *text);
       if (!compiled) {
         return problem(c, compiled.error().code, "filter: " + compiled.error().detail);
       }
@@ -173,7 +173,7 @@ Reply Handler::Impl::list(const Call& c, Kind kind, const state::Object* owner) 
   }
   query::FilterPtr filter;
   if (!q.filter.empty()) {
-    auto compiled = filters.get(kind, q.filter);
+    auto compiled = compile(kind, q.filter);
     if (!compiled) {
       return problem(c, compiled.error().code, "filter: " + compiled.error().detail);
     }

@@ -75,6 +75,17 @@ util::Result<FilterPtr, FilterError> FilterCache::get(state::Kind kind, std::str
   return compiled;
 }
 
+std::optional<util::Result<FilterPtr, FilterError>> FilterCache::find(state::Kind kind,
+                                                                      std::string_view text) {
+  if (text.size() > impl_->max_chars) return std::nullopt;
+  const std::string key = key_of(kind, text);
+  const std::lock_guard lock(impl_->mutex);
+  const auto it = impl_->index.find(key);
+  if (it == impl_->index.end()) return std::nullopt;
+  impl_->order.splice(impl_->order.begin(), impl_->order, it->second);
+  return it->second->compiled;
+}
+
 std::size_t FilterCache::size() const {
   const std::lock_guard lock(impl_->mutex);
   return impl_->order.size();

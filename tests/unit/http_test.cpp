@@ -838,3 +838,48 @@ TEST_CASE("the response cache stays within its byte budget, least recently used 
   CHECK(get("/services").etag == hot.etag);
   CHECK(handler.cache_stats().hits == hits_before + 1);  // the recently used one survived
 }
+
+TEST_CASE("the quick pass answers what needs no work and leaves the rest to the render pool") {
+  Fixture f;
+  const auto quick = [&](std::string_view target, std::string_view encoding = "") {
+    Request rq;
+    rq.method = "GET";
+    rq.target = target;
+    rq.accept_encoding = encoding;
+    rq.request_id = "q";
+    return f.handler.handle_quick(rq);
+  };
+  // Probes, problems and pages need no work.
+  CHECK(quick("/-/health").has_value());
+  CHECK(quick("/nowhere").value().status == 404);
+  CHECK(quick("/services?limit=0").value().status == 400);
+  // A list not rendered yet needs work; once rendered, it is a cache hit.
+  CHECK_FALSE(quick("/services?limit=5").has_value());
+  CHECK(f.get("/services?limit=5").status == 200);
+  const auto hit = quick("/services?limit=5");
+  REQUIRE(hit.has_value());
+  CHECK(hit->status == 200);
+  // A filter not compiled yet needs work too (RE2 compiles can take a while), even when its
+  // answer is a problem; once compiled, its problem is quick.
+  const std::string bad = "/services?filter=name%20matches%20%22(%22";
+  CHECK_FALSE(quick(bad).has_value());
+  CHECK(f.get(bad).status == 400);
+  REQUIRE(quick(bad).has_value());
+  CHECK(quick(bad)->status == 400);
+  // Compressing a body the first time is work; the compressed copy is then kept.
+  CHECK(f.get("/tasks").status == 200);
+  const auto identity = quick("/tasks");
+  REQUIRE(identity.has_value());
+  if (identity->body->size() > 1024) {
+    CHECK_FALSE(quick("/tasks", "gzip").has_value());
+    Request rq;
+    rq.method = "GET";
+    rq.target = "/tasks";
+    rq.accept_encoding = "gzip";
+    rq.request_id = "z";
+    CHECK(f.handler.handle(rq).content_encoding == "gzip");
+    const auto gz = quick("/tasks", "gzip");
+    REQUIRE(gz.has_value());
+    CHECK(gz->content_encoding == "gzip");
+  }
+}

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,10 @@ class FilterCache {
   FilterCache& operator=(const FilterCache&) = delete;
 
   [[nodiscard]] util::Result<FilterPtr, FilterError> get(state::Kind kind, std::string_view text);
+  // The cached result for `text` (a compiled filter or its error), without compiling anything:
+  // nullopt when it is not cached.
+  [[nodiscard]] std::optional<util::Result<FilterPtr, FilterError>> find(state::Kind kind,
+                                                                        std::string_view text);
   [[nodiscard]] std::size_t size() const;
   [[nodiscard]] std::uint64_t compilations() const;  // misses, for tests
 
