@@ -204,3 +204,58 @@ TEST_CASE("out of file descriptors: no spinning, no flood of logs, /-/health ans
   CHECK_MESSAGE(failures <= 3, failures << " accept failure lines (one per 10 s is the rule)");
   std::remove(log.c_str());
 }
+
+TEST_CASE("SIGTERM: open event streams end with their last chunk and narwhal exits 0") {
+  const char* bin = std::getenv("NARWHAL_BIN");
+  REQUIRE(bin != nullptr);
+  const int port = free_port();
+  const std::string log = "/tmp/narwhal-term-test-" + std::to_string(::getpid()) + ".log";
+  const std::string cmd = "exec " + std::string(bin) + " --demo --demo-churn 5 --listen 127.0.0.1:" +
+                          std::to_string(port) + " >" + log + " 2>&1";
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = status_of(port, "/-/ready", std::chrono::milliseconds(500)) == "HTTP/1.1 200 OK";
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE_MESSAGE(up, "narwhal --demo never became ready on port " << port);
+  std::vector<int> streams;
+  for (const char* path : {"/events", "/services", "/cluster"}) {
+    const int fd = connect_to(port);
+    REQUIRE(fd >= 0);
+    const timeval patience{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+    const std::string rq = std::string("GET ") + path +
+                           " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+    REQUIRE(::send(fd, rq.data(), rq.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(rq.size()));
+    streams.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(pid, SIGTERM);
+  for (const int fd : streams) {
+    std::string got;
+    std::array<char, 4096> buf{};
+    for (;;) {
+      const auto n = ::recv(fd, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      got.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    CHECK(got.starts_with("HTTP/1.1 200 OK"));
+    CHECK_MESSAGE(got.ends_with("0\r\n\r\n"), "the stream did not end with its last chunk: ...\n"
+                                                  << got.substr(got.size() > 300 ? got.size() - 300 : 0));
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_MESSAGE(text.find("stopped") != std::string::npos, text);
+  std::remove(log.c_str());
+}
