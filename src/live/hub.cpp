@@ -229,7 +229,8 @@ struct Hub::Impl {
         seed(st.history().seed()),
         retry_frame(make_frame("retry: " + std::to_string(o.retry.count()) + "\n\n")),
         last_id(seed),
-        taken_through(seed) {}
+        // What the history held before the hub existed is not news to any stream.
+        taken_through(st.history().last_id()) {}
 
   bool ready() const { return !o.ready || o.ready(); }
 

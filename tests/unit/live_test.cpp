@@ -822,3 +822,25 @@ TEST_CASE("events the history evicted before the hub read them become one sync")
   const auto next = collect(s, [](const std::string& t) { return t.find("after") != t.npos; });
   CHECK(next.text().find("after") != std::string::npos);
 }
+
+TEST_CASE("what the history held before the hub existed is not sent as news") {
+  state::Store store(1000);
+  (void)store.apply(test::full_sync());  // the baseline: no entries
+  state::Change before;
+  before.upserts = {service("svc-old", "stale", 1)};
+  REQUIRE(store.apply(before).size() == 1);  // an entry recorded before any hub
+  live::Hub hub(Live::with_defaults({}), store);
+  store.set_listener([&](const state::SnapshotPtr& s, const std::vector<state::HistoryEntry>& e) {
+    hub.publish(s, e);
+  });
+  hub.start();
+  const auto s = hub.open(list_of(Kind::service), "");
+  (void)s->take();
+  state::Change c;
+  c.upserts = {service("svc-new", "fresh", 1)};
+  (void)store.apply(c);
+  hub.flush_now();
+  const auto r = collect(s, [](const std::string& t) { return t.find("fresh") != t.npos; });
+  CHECK(count(r.text(), "\"action\":") == 1);
+  hub.stop();
+}
