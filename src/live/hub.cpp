@@ -264,16 +264,18 @@ struct Hub::Impl {
       // The earliest change heard of in this wake-up.
       const std::int64_t observed = snapshot ? absorb(snapshot, through) : 0;
       const auto now = Clock::now();
-      if ((!pending.empty() || cluster_dirty) && !deadline) {
+      if (!pending.empty() || cluster_dirty) {
         // The window counts from when narwhal heard of the change, so the watcher's
         // coalescing and re-reads are spent inside it rather than added to it; and flushes are
-        // at least a window apart, so a stream gets at most one frame per window.
+        // at least half a window apart. A change heard of long ago does not wait for the
+        // deadline a younger one (or a summary-only wake-up) set: the earlier deadline wins.
         const auto age =
             std::chrono::microseconds(observed > 0 ? util::now_micros() - observed : 0);
-        deadline = std::max(
+        const auto due = std::max(
             now + o.batch_interval -
                 std::clamp<Clock::duration>(age, Clock::duration::zero(), o.batch_interval),
             last_flush + o.batch_interval / 2);
+        if (!deadline || due < *deadline) deadline = due;
       }
       if (deadline && (flush_now || now >= *deadline)) {
         flush();

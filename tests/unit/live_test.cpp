@@ -844,3 +844,21 @@ TEST_CASE("what the history held before the hub existed is not sent as news") {
   CHECK(count(r.text(), "\"action\":") == 1);
   hub.stop();
 }
+
+TEST_CASE("a change heard of long ago does not wait for the deadline a younger one set") {
+  live::HubOptions o;
+  o.batch_interval = 4s;
+  Live l(o);
+  const auto s = l.hub.open(list_of(Kind::service), "");
+  (void)s->take();
+  (void)l.upsert({service("svc1", "young", 1)});  // due in 4 s
+  std::this_thread::sleep_for(50ms);             // the hub has set that deadline
+  state::Change c;
+  c.upserts = {service("svc2", "old", 1)};
+  c.observed = util::now_micros() - 3'900'000;  // due now
+  (void)l.store.apply(c);
+  // Margins of seconds: the old change is due within 0.1 s, the young one's deadline is 4 s.
+  const auto r = collect(s, [](const std::string& t) { return t.find("\"old\"") != t.npos; },
+                         3000ms);
+  CHECK(r.text().find("\"old\"") != std::string::npos);
+}
