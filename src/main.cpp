@@ -66,10 +66,9 @@ void own_families(const narwhal::live::Hub& hub, const narwhal::http::Server& se
   const auto srv = server.stats();
   out.push_back(one("narwhal_http_connections_open", "Open HTTP connections.", Type::gauge,
                     d(srv.connections_open)));
-  out.push_back(
-      one("narwhal_http_requests_read_total",
-          "HTTP request heads read (narwhal_http_requests_total counts the answers).",
-          Type::counter, d(srv.requests)));
+  out.push_back(one("narwhal_http_requests_read_total",
+                    "HTTP request heads read (narwhal_http_requests_total counts the answers).",
+                    Type::counter, d(srv.requests)));
   out.push_back(one("narwhal_http_header_limit_total",
                     "Requests refused because their headers were too large (431).", Type::counter,
                     d(srv.header_limit_hits)));

@@ -7,6 +7,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,7 +15,6 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -622,7 +622,7 @@ struct Server::Impl {
                                             instance, id);
             beast::error_code wec;
             co_await write_reply(stream, r, id, false, head, wec);
-          note(r, {});
+            note(r, {});
           }
         } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                    ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&

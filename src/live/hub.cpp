@@ -192,8 +192,8 @@ struct Hub::Impl {
   mutable std::mutex inbox_mutex;
   std::condition_variable inbox_cv;
   state::SnapshotPtr inbox_snapshot;
-  std::uint64_t inbox_through = 0;   // the newest entry ID published
-  std::uint64_t inbox_pending = 0;   // publishes not taken yet
+  std::uint64_t inbox_through = 0;  // the newest entry ID published
+  std::uint64_t inbox_pending = 0;  // publishes not taken yet
   bool stopping = false;
   bool flush_requested = false;
   std::thread thread;
@@ -202,10 +202,10 @@ struct Hub::Impl {
   // Shared with open(): guarded by `mutex`.
   mutable std::mutex mutex;
   std::vector<std::weak_ptr<Stream>> streams;
-  std::deque<EventPtr> ring;  // delivered events, oldest first
+  std::deque<EventPtr> ring;               // delivered events, oldest first
   std::uint64_t ring_evicted_through = 0;  // the newest event the ring dropped
-  std::uint64_t last_id;      // the newest delivered event (the seed before any)
-  Frame cluster_frame;        // the current summary's frame; null = render on demand
+  std::uint64_t last_id;                   // the newest delivered event (the seed before any)
+  Frame cluster_frame;                     // the current summary's frame; null = render on demand
   std::string cluster_body;
   state::SnapshotPtr cluster_of;  // the snapshot and readiness cluster_body was rendered from
   bool cluster_ready_of = false;
@@ -522,8 +522,8 @@ struct Hub::Impl {
         // too: the stream starts after it.
         const std::uint64_t recorded = store.history().last_id();
         const bool ahead = from && *from > last_id && *from <= recorded;
-        const bool known = from && *from >= seed && (*from <= last_id || ahead) &&
-                           *from >= ring_evicted_through;
+        const bool known =
+            from && *from >= seed && (*from <= last_id || ahead) && *from >= ring_evicted_through;
         if (ahead) s->skip_through(*from);
         if (!known) {
           replay_syncs.fetch_add(1);

@@ -3,10 +3,10 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include "narwhal/metrics/requests.hpp"
-
 #include <map>
 #include <tuple>
+
+#include "narwhal/metrics/requests.hpp"
 
 namespace narwhal::metrics {
 

@@ -40,20 +40,23 @@ struct RequestMetrics::Impl {
   prometheus::Family<prometheus::Counter>& requests =
       prometheus::BuildCounter()
           .Name("narwhal_http_requests_total")
-          .Help("HTTP requests answered, by route (the route table's pattern, \"none\" for "
-                "requests that reached no route), method and status.")
+          .Help(
+              "HTTP requests answered, by route (the route table's pattern, \"none\" for "
+              "requests that reached no route), method and status.")
           .Register(registry);
   prometheus::Family<prometheus::Histogram>& durations =
       prometheus::BuildHistogram()
           .Name("narwhal_http_request_duration_seconds")
-          .Help("From a request's head read to its answer written (the head, for event "
-                "streams), by route.")
+          .Help(
+              "From a request's head read to its answer written (the head, for event "
+              "streams), by route.")
           .Register(registry);
   prometheus::Family<prometheus::Counter>& problems =
       prometheus::BuildCounter()
           .Name("narwhal_http_problems_total")
-          .Help("Problem answers by code (see /api/errors): every limit that triggers counts "
-                "here.")
+          .Help(
+              "Problem answers by code (see /api/errors): every limit that triggers counts "
+              "here.")
           .Register(registry);
   std::mutex mutex;  // Family::Add is thread-safe; this keeps each key's lookup single
 

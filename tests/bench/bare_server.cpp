@@ -6,6 +6,7 @@
 // same core as narwhal and nginx.
 //
 // Usage: bare_server PORT BODY_FILE GZIP_FILE ETAG
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,8 +18,6 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -76,8 +75,8 @@ asio::awaitable<void> session(tcp::socket socket, const Responses& r) {
     } else {
       out = {asio::buffer(r.ok_head), asio::buffer(r.ok_body)};
     }
-    auto [wec, wn] = co_await asio::async_write(
-        socket, std::span(out.data(), count), asio::as_tuple(asio::use_awaitable));
+    auto [wec, wn] = co_await asio::async_write(socket, std::span(out.data(), count),
+                                                asio::as_tuple(asio::use_awaitable));
     (void)wn;
     if (wec || !req.keep_alive()) co_return;
   }
@@ -107,8 +106,8 @@ int main(int argc, char** argv) {
   r.gzip_head = head(200, r.etag, r.gzip_body.size(), true);
   r.not_modified = head(304, r.etag, 0, false);
   asio::io_context ioc(1);
-  tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"),
-                               static_cast<unsigned short>(std::stoi(argv[1]))});
+  tcp::acceptor acceptor(
+      ioc, {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(argv[1]))});
   asio::co_spawn(ioc, accept(acceptor, r), asio::detached);
   ioc.run();
   return 0;

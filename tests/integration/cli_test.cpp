@@ -137,6 +137,26 @@ std::string status_of(int port, const std::string& path, std::chrono::millisecon
   return text.substr(0, text.find("\r\n"));
 }
 
+// Runs `cmd` with /bin/sh in a child process; returns its pid.
+pid_t spawn(const std::string& cmd) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Whether `path` on `port` answers 200 within about 10 s.
+bool answers(int port, const std::string& path) {
+  for (int i = 0; i < 100; ++i) {
+    if (status_of(port, path, std::chrono::milliseconds(500)) == "HTTP/1.1 200 OK") return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 // CPU seconds a process has used (user + system).
 double cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -161,18 +181,8 @@ TEST_CASE("out of file descriptors: no spinning, no flood of logs, /-/health ans
   const std::string cmd = "ulimit -n 128 && exec " + std::string(bin) +
                           " --demo --demo-churn 0 --listen 127.0.0.1:" + std::to_string(port) +
                           " --max-connections 1000 --header-timeout 3s >" + log + " 2>&1";
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    ::_exit(127);
-  }
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    up = status_of(port, "/-/health", std::chrono::milliseconds(500)) == "HTTP/1.1 200 OK";
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE_MESSAGE(up, "narwhal --demo never answered on port " << port);
+  const pid_t pid = spawn(cmd);
+  REQUIRE_MESSAGE(answers(port, "/-/health"), "narwhal --demo never answered on port " << port);
   std::vector<int> held;
   for (int i = 0; i < 300; ++i) {
     const int fd = connect_to(port);  // the kernel's backlog takes what narwhal cannot
@@ -210,28 +220,19 @@ TEST_CASE("SIGTERM: open event streams end with their last chunk and narwhal exi
   REQUIRE(bin != nullptr);
   const int port = free_port();
   const std::string log = "/tmp/narwhal-term-test-" + std::to_string(::getpid()) + ".log";
-  const std::string cmd = "exec " + std::string(bin) + " --demo --demo-churn 5 --listen 127.0.0.1:" +
-                          std::to_string(port) + " >" + log + " 2>&1";
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    ::_exit(127);
-  }
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    up = status_of(port, "/-/ready", std::chrono::milliseconds(500)) == "HTTP/1.1 200 OK";
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  REQUIRE_MESSAGE(up, "narwhal --demo never became ready on port " << port);
+  const std::string cmd = "exec " + std::string(bin) +
+                          " --demo --demo-churn 5 --listen 127.0.0.1:" + std::to_string(port) +
+                          " >" + log + " 2>&1";
+  const pid_t pid = spawn(cmd);
+  REQUIRE_MESSAGE(answers(port, "/-/ready"), "narwhal --demo never became ready on port " << port);
   std::vector<int> streams;
   for (const char* path : {"/events", "/services", "/cluster"}) {
     const int fd = connect_to(port);
     REQUIRE(fd >= 0);
     const timeval patience{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
-    const std::string rq = std::string("GET ") + path +
-                           " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+    const std::string rq =
+        std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
     REQUIRE(::send(fd, rq.data(), rq.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(rq.size()));
     streams.push_back(fd);
   }
@@ -247,8 +248,9 @@ TEST_CASE("SIGTERM: open event streams end with their last chunk and narwhal exi
     }
     ::close(fd);
     CHECK(got.starts_with("HTTP/1.1 200 OK"));
-    CHECK_MESSAGE(got.ends_with("0\r\n\r\n"), "the stream did not end with its last chunk: ...\n"
-                                                  << got.substr(got.size() > 300 ? got.size() - 300 : 0));
+    CHECK_MESSAGE(got.ends_with("0\r\n\r\n"),
+                  "the stream did not end with its last chunk: ...\n"
+                      << got.substr(got.size() > 300 ? got.size() - 300 : 0));
   }
   int status = 0;
   ::waitpid(pid, &status, 0);

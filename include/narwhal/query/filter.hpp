@@ -53,7 +53,7 @@ class FilterCache {
   // The cached result for `text` (a compiled filter or its error), without compiling anything:
   // nullopt when it is not cached.
   [[nodiscard]] std::optional<util::Result<FilterPtr, FilterError>> find(state::Kind kind,
-                                                                        std::string_view text);
+                                                                         std::string_view text);
   [[nodiscard]] std::size_t size() const;
   [[nodiscard]] std::uint64_t compilations() const;  // misses, for tests
 

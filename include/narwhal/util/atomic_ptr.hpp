@@ -34,8 +34,12 @@ class AtomicPtr {
   mutable std::mutex mutex_;
   Ptr p_;
 #else
-  [[nodiscard]] Ptr load() const { return p_.load(); }
-  void store(Ptr p) { p_.store(std::move(p)); }
+  [[nodiscard]] Ptr load() const {
+    return p_.load();
+  }
+  void store(Ptr p) {
+    p_.store(std::move(p));
+  }
 
  private:
   std::atomic<Ptr> p_;
